@@ -1,0 +1,132 @@
+"""Numeric kernels: distances, nearest-neuron search and the running-mean update.
+
+Every function is pure (arrays in, arrays out, no hidden state). Inputs are float32 row matrices
+``X`` (n, D) and neuron banks ``M`` (m, D). Distance matrices are built block by block so that the
+working set stays within scikit-learn's ``working_memory`` setting (``sklearn.set_config``), never n x m at once.
+
+Distances (``metric``):
+- ``"l2"``: squared Euclidean, ``|x|^2 - 2 x.m + |m|^2`` with one BLAS product per block, clipped at 0;
+- ``"cosine"``: ``1 - cos(x, m)``, one BLAS product on unit rows (a zero row counts as orthogonal to all);
+- ``"l1"``: sum of absolute differences; ``"lp"``: Minkowski ``(sum |x - m|^p)^(1/p)`` (SciPy ``cdist``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.distance import cdist
+from sklearn import get_config
+from sklearn.utils import gen_batches
+
+__all__ = ["METRICS", "pairwise_distances", "nearest_neurons", "nearest_same_label", "scatter_mean_update",
+           "row_sq_norms"]
+
+METRICS = ("l2", "l1", "cosine", "lp")
+
+
+def row_sq_norms(X: np.ndarray) -> np.ndarray:
+    """Squared L2 norm of each row, (n,) float32."""
+    return np.einsum("ij,ij->i", X, X)
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    norms = np.sqrt(row_sq_norms(X))
+    norms[norms == 0] = 1.0
+    return X / norms[:, None]
+
+
+def pairwise_distances(X: np.ndarray, M: np.ndarray, metric: str = "l2", *, p: float = 2.0,
+                       M_sq_norms: np.ndarray | None = None) -> np.ndarray:
+    """Distances between every row of ``X`` (n, D) and every row of ``M`` (m, D), as (n, m) float32.
+
+    ``M_sq_norms`` (m,) may be passed for ``"l2"`` to avoid recomputing the bank's norms per block.
+    """
+    if metric == "l2":
+        m_norms = row_sq_norms(M) if M_sq_norms is None else M_sq_norms
+        D = X @ M.T
+        D *= -2.0
+        D += m_norms[None, :]
+        D += row_sq_norms(X)[:, None]
+        return np.maximum(D, 0.0, out=D)
+    if metric == "cosine":
+        D = _unit_rows(X) @ _unit_rows(M).T
+        return np.subtract(1.0, D, out=D)
+    if metric == "l1":
+        return cdist(X, M, metric="cityblock").astype(np.float32)
+    if metric == "lp":
+        return cdist(X, M, metric="minkowski", p=p).astype(np.float32)
+    raise ValueError(f"unknown distance {metric!r}; choose one of {', '.join(METRICS)}")
+
+
+def _blocks(n_rows: int, n_cols: int):
+    """Row blocks of an (n_rows, n_cols) float32 distance matrix that fit in the working memory."""
+    budget = get_config()["working_memory"] * 2**20  # MiB -> bytes
+    rows = int(min(max(n_rows, 1), max(1, budget // (8 * max(n_cols, 1)))))  # D and its argmin temporaries
+    return gen_batches(n_rows, rows)
+
+
+def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2", *,
+                    p: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``M`` for each row of ``X``, nearest first.
+
+    Returns ``(distances, indices)``, each (n, k); ``k`` is capped at ``len(M)``. Ties go to the lower index.
+    """
+    n, m = len(X), len(M)
+    k = min(k, m)
+    distances = np.empty((n, k), dtype=np.float32)
+    indices = np.empty((n, k), dtype=np.intp)
+    m_norms = row_sq_norms(M) if metric == "l2" else None
+    for rows in _blocks(n, m):
+        D = pairwise_distances(X[rows], M, metric, p=p, M_sq_norms=m_norms)
+        if k == 1:
+            idx = D.argmin(axis=1)[:, None]
+        else:
+            part = np.argpartition(D, k - 1, axis=1)[:, :k]
+            part.sort(axis=1)  # lower index first, so the stable sort below breaks ties by index
+            order = np.argsort(np.take_along_axis(D, part, axis=1), axis=1, kind="stable")
+            idx = np.take_along_axis(part, order, axis=1)
+        indices[rows] = idx
+        distances[rows] = np.take_along_axis(D, idx, axis=1)
+    return distances, indices
+
+
+def nearest_same_label(X: np.ndarray, x_labels: np.ndarray, M: np.ndarray, m_labels: np.ndarray,
+                       metric: str = "l2", *, p: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``X``, the nearest row of ``M`` that carries the same label.
+
+    Returns ``(distances, indices)``, each (n,); rows whose label has no neuron get ``inf`` and ``-1``.
+    Only same-label pairs are compared: the cost is the sum over labels of n_label x m_label.
+    """
+    distances = np.full(len(X), np.inf, dtype=np.float32)
+    indices = np.full(len(X), -1, dtype=np.intp)
+    if len(M) == 0 or len(X) == 0:
+        return distances, indices
+    order = np.argsort(m_labels, kind="stable")
+    sorted_labels = m_labels[order]
+    for label in np.unique(x_labels):
+        lo = np.searchsorted(sorted_labels, label, side="left")
+        hi = np.searchsorted(sorted_labels, label, side="right")
+        if lo == hi:
+            continue
+        rows = np.flatnonzero(x_labels == label)
+        candidates = order[lo:hi]
+        d, j = nearest_neurons(X[rows], M[candidates], 1, metric, p=p)
+        distances[rows] = d[:, 0]
+        indices[rows] = candidates[j[:, 0]]
+    return distances, indices
+
+
+def scatter_mean_update(memories: np.ndarray, counters: np.ndarray, targets: np.ndarray,
+                        X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Running-mean update of the neurons ``targets`` (n,) with the inputs ``X`` (n, D).
+
+    A neuron hit by k inputs becomes ``(c * r + sum x) / (c + k)``, exactly the result of k one-by-one
+    running-mean updates. Returns ``(rows, new_memories, new_counters)`` for the distinct rows hit;
+    ``memories`` and ``counters`` are not modified.
+    """
+    rows, inverse, hits = np.unique(targets, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(hits)[:-1]))
+    sums = np.add.reduceat(X[order].astype(np.float64), starts, axis=0)
+    counts = counters[rows].astype(np.float64)
+    new = (memories[rows] * counts[:, None] + sums) / (counts + hits)[:, None]
+    return rows, new.astype(memories.dtype), counters[rows] + hits
