@@ -15,6 +15,13 @@ from .model import MemoryNetworkClassifier
 __all__ = ["main", "build_parser"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (with a pointer to --help), not a usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--max-neurons", type=int, default=1000, help="memory budget (default: 1000)")
@@ -80,7 +87,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``memorynet`` argument parser with all subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="memorynet",
         description="The Memory Network (Ruiz & Gupta 2024): one-pass learning with neuron memories, "
                     "no backpropagation, no convolutions.")

@@ -254,7 +254,7 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
             born = np.flatnonzero(grow)
             _, j = kernels.nearest_same_label(x[orphan], classes[orphan], x[born], classes[born], **metric)
             if (j < 0).any():
-                label = self.classes_[classes[orphan[j < 0][0]]]
+                label = self.classes_[classes[orphan[j < 0][0]]].item()
                 raise ValueError(f"the memory is full ({self.max_neurons} neurons) and label {label!r} has no "
                                  "neuron yet; raise max_neurons, or use new_label_policy='reserve' with every "
                                  "class declared up front")

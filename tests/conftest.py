@@ -1,0 +1,44 @@
+"""Shared fixtures. Real-data tests need MEMORYNET_DATA; under CI=true its absence is a failure, not a skip."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from memorynet import datasets
+
+
+def _data_dir() -> Path | None:
+    value = os.environ.get("MEMORYNET_DATA")
+    return Path(value) if value and (Path(value) / "mnist").is_dir() else None
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Decoded arrays go to one cache per test session, never the user's own cache."""
+    monkeypatch.setenv("MEMORYNET_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    found = _data_dir()
+    if found is None:
+        message = "MEMORYNET_DATA does not point at the benchmark data (a folder with mnist/ and cifar-10/)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; CI must run the real-data tests")
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="session")
+def mnist(data_dir, tmp_path_factory):
+    os.environ.setdefault("MEMORYNET_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    return datasets.load("mnist", data_dir, progress=False)
+
+
+@pytest.fixture(scope="session")
+def cifar10(data_dir, tmp_path_factory):
+    os.environ.setdefault("MEMORYNET_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    return datasets.load("cifar10", data_dir, progress=False)
