@@ -85,6 +85,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from . import experiments
+
+    names = experiments.EXPERIMENTS if args.only is None else args.only
+    for name in names:
+        exp = experiments.experiment(name, quick=args.quick)
+        runs = experiments.run_experiment(exp, args.out, data_dir=args.data_dir, jobs=args.jobs,
+                                          scheduler=args.scheduler, progress=not args.no_progress)
+        for path in experiments.write_report(exp, runs, args.out):
+            print(f"wrote {path}")
+        print(experiments.markdown_table(exp, runs))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``memorynet`` argument parser with all subcommands."""
     parser = _Parser(
@@ -101,7 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(train)
     train.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     train.set_defaults(handler=_cmd_train)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="run the paper's experiments: tables, figures, JSON",
+        description="Run the paper's experiment grids (resumable: runs already in OUT/<experiment>.json are "
+                    "skipped) and write OUT/<experiment>.json, .md and .png.")
+    reproduce.add_argument("--only", action="append", choices=_experiment_names(),
+                           help="run only this experiment (repeatable; default: all)")
+    reproduce.add_argument("--quick", action="store_true", help="reduced grid (fewer values, 2 seeds), minutes")
+    reproduce.add_argument("--jobs", type=int, default=1, help="parallel runs with joblib (default: 1)")
+    reproduce.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:port)")
+    reproduce.add_argument("--out", default="results", help="output folder (default: results/)")
+    reproduce.add_argument("--data-dir", default=None,
+                           help="folder holding the official files (default: $MEMORYNET_DATA, else the cache)")
+    reproduce.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    reproduce.set_defaults(handler=_cmd_reproduce)
     return parser
+
+
+def _experiment_names() -> tuple[str, ...]:
+    from .experiments import EXPERIMENTS
+
+    return EXPERIMENTS
 
 
 def main(argv: list[str] | None = None) -> int:

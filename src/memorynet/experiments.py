@@ -1,0 +1,303 @@
+"""The paper's experiments declared as data, run as resumable grids, summarised as tables and figures.
+
+An :class:`Experiment` is a named list of :class:`RunConfig` (data set, preprocessing, ``max_neurons``,
+threshold quantile, distance, channel voting) times a list of seeds. :func:`run_experiment` runs every
+(config, seed) pair not already in ``<out>/<name>.json`` (so an interrupted reproduction resumes), in parallel
+with joblib (or on a Dask cluster), and writes the JSON after every finished run; :func:`write_report` turns the
+JSON into ``<name>.md`` and its plot.
+
+Hyperparameters are chosen on validation data only: the ``threshold`` experiment scores threshold quantiles on a
+validation split carved from the training set (``split="validation"``: the last 10000 training images of a
+fixed shuffle); the test set is used only to report the other experiments.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed, parallel_config
+from sklearn.neighbors import NearestCentroid
+from tqdm.auto import tqdm
+
+from . import __version__, datasets, preprocessing
+from ._atomic import atomic_write
+from .evaluation import machine_info
+from .model import MemoryNetworkClassifier
+from .thresholds import threshold_from_quantile
+
+__all__ = ["RunConfig", "Experiment", "EXPERIMENTS", "experiment", "run_one", "run_experiment", "summarize",
+           "write_report", "VALIDATION_SIZE"]
+
+VALIDATION_SIZE = 10000
+# Threshold quantiles chosen on the validation split by `memorynet reproduce --only threshold` (see README).
+MNIST_QUANTILE = 0.5
+CIFAR_QUANTILE = 0.5
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One configuration of the grid; ``model`` is either ``"memorynet"`` or a baseline (``"1-nn"``, ``"ncm"``)."""
+
+    label: str
+    dataset: str
+    max_neurons: int = 1000
+    threshold_quantile: float | None = None
+    distance: str = "l2"
+    channel_voting: bool = False
+    preprocessing: str = "scale"
+    split: str = "test"
+    model: str = "memorynet"
+
+    def key(self) -> str:
+        """Canonical text of the configuration, used to recognise runs already done."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named grid: configurations x seeds, and what to print beside it."""
+
+    name: str
+    title: str
+    configs: tuple[RunConfig, ...]
+    seeds: tuple[int, ...]
+    paper: str = ""
+    baselines: tuple[RunConfig, ...] = field(default_factory=tuple)
+    plot: bool = False
+
+
+def _log_space(low: int, high: int, count: int) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.unique(np.round(np.geomspace(low, high, count)).astype(int)))
+
+
+def _baselines(dataset: str) -> tuple[RunConfig, ...]:
+    n_train = 60000 if dataset in ("mnist", "fashion-mnist") else 50000
+    return (RunConfig("1-NN (every training image a neuron)", dataset, n_train, model="1-nn"),
+            RunConfig("nearest class mean", dataset, model="ncm"))
+
+
+def _sweep(dataset: str, sizes: Iterable[int], quantile: float) -> tuple[RunConfig, ...]:
+    return tuple(RunConfig(label, dataset, n, q) for label, q in (("no threshold", None), ("threshold", quantile))
+                 for n in sizes)
+
+
+def _cifar_table(n: int) -> tuple[RunConfig, ...]:
+    q = CIFAR_QUANTILE
+    return (
+        RunConfig("1. no threshold, L2, scaled", "cifar10", n),
+        RunConfig("2. threshold", "cifar10", n, q),
+        RunConfig("3. channel voting", "cifar10", n, channel_voting=True),
+        RunConfig("4. threshold + channel voting", "cifar10", n, q, channel_voting=True),
+        RunConfig("5. L1 distance", "cifar10", n, distance="l1"),
+        RunConfig("6. raw pixels (0-255), threshold", "cifar10", n, q, preprocessing="raw"),
+        RunConfig("7. per-image standardised", "cifar10", n, preprocessing="standardize"),
+        RunConfig("8. grayscale", "cifar10", n, preprocessing="grayscale"),
+    )
+
+
+def _threshold_tuning(dataset: str, max_neurons: int, quantiles) -> tuple[RunConfig, ...]:
+    return tuple(RunConfig("no threshold" if q is None else f"threshold q={q}", dataset, max_neurons, q,
+                           split="validation") for q in quantiles)
+
+
+def experiment(name: str, quick: bool = False) -> Experiment:
+    """The named experiment, full or ``quick`` (fewer values, 2 seeds)."""
+    if name == "mnist":
+        sizes = (100, 1000, 10000) if quick else (10, 30, 100, 300, 1000, 3000, 10000, 30000, 60000)
+        return Experiment("mnist", "MNIST: accuracy against max_neurons, with and without threshold",
+                          _sweep("mnist", sizes, MNIST_QUANTILE), (0, 1) if quick else (0, 1, 2),
+                          "up to about 97 % with tens of thousands of neurons", _baselines("mnist"), plot=True)
+    if name == "cifar10":
+        return Experiment("cifar10", "CIFAR-10: eight configurations at a fixed budget",
+                          _cifar_table(1000 if quick else 5000), (0, 1) if quick else (0, 1, 2),
+                          "about 40 %", _baselines("cifar10"))
+    if name == "figure2":
+        sizes = (100, 1000, 10000) if quick else _log_space(10, 50000, 14)
+        return Experiment("figure2", "Figure 2: CIFAR-10 accuracy against number of neurons (mean ± std)",
+                          _sweep("cifar10", sizes, CIFAR_QUANTILE), (0, 1) if quick else (0, 1, 2, 3, 4),
+                          "about 40 %, plateauing as neurons grow", _baselines("cifar10"), plot=True)
+    if name == "threshold":
+        # Unlimited budget: the threshold alone decides how many neurons grow (with a small budget the memory
+        # fills within the first batches whatever the threshold).
+        if quick:
+            configs = _threshold_tuning("mnist", 5000, (None, 0.1, 0.5))
+        else:
+            quantiles = (None, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9)
+            configs = _threshold_tuning("mnist", 60000, quantiles) + _threshold_tuning("cifar10", 50000, quantiles)
+        return Experiment("threshold", "Threshold quantile on the validation split (hyperparameter choice)",
+                          configs, (0, 1))
+    raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+
+
+EXPERIMENTS = ("mnist", "cifar10", "figure2", "threshold")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Running
+
+
+def _split(config: RunConfig, data_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ds = datasets.load(config.dataset, data_dir, progress=False)
+    X_train = preprocessing.apply(config.preprocessing, ds.X_train, ds.pixel_max)
+    X_test = preprocessing.apply(config.preprocessing, ds.X_test, ds.pixel_max)
+    if config.split == "test":
+        return X_train, ds.y_train, X_test, ds.y_test
+    order = np.random.default_rng(12345).permutation(len(X_train))  # fixed: the same split for every run
+    fit, held = order[:-VALIDATION_SIZE], order[-VALIDATION_SIZE:]
+    return X_train[fit], ds.y_train[fit], X_train[held], ds.y_train[held]
+
+
+def _estimator(config: RunConfig, X_train, y_train, seed: int):
+    if config.model == "ncm":
+        return NearestCentroid()
+    if config.model == "1-nn":
+        return MemoryNetworkClassifier(max_neurons=len(X_train), random_state=seed)
+    threshold = None
+    if config.threshold_quantile is not None:
+        threshold = threshold_from_quantile(X_train, y_train, config.threshold_quantile, config.distance,
+                                            random_state=seed)
+    return MemoryNetworkClassifier(max_neurons=config.max_neurons, threshold=threshold, distance=config.distance,
+                                   channel_voting=config.channel_voting, random_state=seed)
+
+
+def run_one(config: RunConfig, seed: int, data_dir=None) -> dict:
+    """Train on the config's training split in one pass, score on its test (or validation) split."""
+    X_train, y_train, X_test, y_test = _split(config, data_dir)
+    estimator = _estimator(config, X_train, y_train, seed)
+    flat = (lambda X: X.reshape(len(X), -1)) if config.model == "ncm" else (lambda X: X)
+    start = time.perf_counter()
+    estimator.fit(flat(X_train), y_train)
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    accuracy = float(np.mean(estimator.predict(flat(X_test)) == y_test))
+    predict_seconds = time.perf_counter() - start
+    return {"config": asdict(config), "seed": seed, "accuracy": accuracy,
+            "n_neurons": int(getattr(estimator, "n_neurons_", len(getattr(estimator, "classes_", [])))),
+            "threshold": getattr(estimator, "threshold", None), "train_seconds": train_seconds,
+            "predict_seconds": predict_seconds, "version": __version__, "machine": machine_info()}
+
+
+def _pending(exp: Experiment, done: list[dict]) -> list[tuple[RunConfig, int]]:
+    finished = {(json.dumps(r["config"], sort_keys=True), r["seed"]) for r in done}
+    todo = [(c, s) for c in exp.configs for s in exp.seeds]
+    todo += [(c, exp.seeds[0]) for c in exp.baselines]  # baselines do not depend on the seed
+    return [(c, s) for c, s in todo if (c.key(), s) not in finished]
+
+
+def _read_runs(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    try:
+        return json.loads(path.read_text())["runs"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a results file of memorynet ({exc}); move it away to start afresh") \
+            from exc
+
+
+def _write_runs(path: Path, exp: Experiment, runs: list[dict]) -> None:
+    payload = {"experiment": exp.name, "title": exp.title, "paper": exp.paper, "runs": runs}
+    text = json.dumps(payload, indent=1, sort_keys=True).encode()
+    atomic_write(path, lambda fh: fh.write(text))
+
+
+def run_experiment(exp: Experiment, out: str | Path, *, data_dir=None, jobs: int = 1, scheduler: str | None = None,
+                   progress: bool = True) -> list[dict]:
+    """Run every (config, seed) of ``exp`` missing from ``<out>/<name>.json``; return all runs.
+
+    ``jobs`` runs in parallel with joblib's process pool; ``scheduler`` (a ``dask.distributed`` address) sends
+    them to a Dask cluster instead. The JSON is rewritten atomically after each finished run.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{exp.name}.json"
+    runs = _read_runs(path)
+    todo = _pending(exp, runs)
+    if not todo:
+        return runs
+    tasks = (delayed(run_one)(config, seed, data_dir) for config, seed in todo)
+    bar = tqdm(total=len(todo), desc=exp.name, unit="run", disable=not progress)
+    with _backend(scheduler):
+        for result in Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks):
+            runs.append(result)
+            _write_runs(path, exp, runs)
+            bar.update()
+    bar.close()
+    return runs
+
+
+@contextmanager
+def _backend(scheduler: str | None):
+    """joblib's default process pool, or its Dask backend bound to the cluster at ``scheduler``."""
+    if scheduler is None:
+        yield
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise ImportError("--scheduler needs dask.distributed: pip install 'memorynet[dask]'") from exc
+    with Client(scheduler), parallel_config(backend="dask"):
+        yield
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reporting
+
+
+def summarize(runs: list[dict]) -> list[dict]:
+    """One row per configuration: mean and std of accuracy over seeds, median neurons and timings."""
+    groups: dict[str, list[dict]] = {}
+    for run in runs:
+        groups.setdefault(json.dumps(run["config"], sort_keys=True), []).append(run)
+    rows = []
+    for members in groups.values():
+        acc = np.array([m["accuracy"] for m in members])
+        rows.append({"config": members[0]["config"], "n_seeds": len(members), "mean": float(acc.mean()),
+                     "std": float(acc.std()), "n_neurons": float(np.median([m["n_neurons"] for m in members])),
+                     "train_seconds": float(np.median([m["train_seconds"] for m in members])),
+                     "predict_seconds": float(np.median([m["predict_seconds"] for m in members]))})
+    return rows
+
+
+def _order(exp: Experiment, rows: list[dict]) -> list[dict]:
+    position = {c.key(): i for i, c in enumerate(exp.configs + exp.baselines)}
+    known = [r for r in rows if json.dumps(r["config"], sort_keys=True) in position]
+    return sorted(known, key=lambda r: position[json.dumps(r["config"], sort_keys=True)])
+
+
+def markdown_table(exp: Experiment, runs: list[dict]) -> str:
+    """The experiment's table: accuracy mean ± std per configuration, baselines and the paper's figure."""
+    rows = _order(exp, summarize(runs))
+    lines = [f"## {exp.title}", "",
+             "| configuration | max_neurons | preprocessing | accuracy (mean ± std) | seeds | neurons used "
+             "| train s | predict s |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        c = r["config"]
+        extra = [f"threshold q={c['threshold_quantile']}" if c["threshold_quantile"] is not None else "",
+                 "channel voting" if c["channel_voting"] else "", c["distance"] if c["distance"] != "l2" else ""]
+        name = c["label"] + "".join(f"; {e}" for e in extra if e and e not in c["label"])
+        lines.append(f"| {name} | {c['max_neurons'] if c['model'] == 'memorynet' else '—'} | {c['preprocessing']} "
+                     f"| {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % | {r['n_seeds']} | {r['n_neurons']:.0f} "
+                     f"| {r['train_seconds']:.2f} | {r['predict_seconds']:.2f} |")
+    split = {r["config"]["split"] for r in rows}
+    lines += ["", f"Scored on the {'/'.join(sorted(split))} split; times are medians over seeds."]
+    if exp.paper:
+        lines.append(f"The paper reports {exp.paper}.")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(exp: Experiment, runs: list[dict], out: str | Path) -> list[Path]:
+    """Write ``<out>/<name>.md`` and, for sweeps, ``<out>/<name>.png``; return the paths written."""
+    out = Path(out)
+    text = markdown_table(exp, runs).encode()
+    written = [atomic_write(out / f"{exp.name}.md", lambda fh: fh.write(text))]
+    if exp.plot:
+        from .plots import plot_sweep
+
+        written.append(plot_sweep(exp, summarize(runs), out / f"{exp.name}.png"))
+    return written
