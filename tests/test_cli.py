@@ -15,10 +15,10 @@ def memorynet(*args, env=None):
 def test_help_lists_every_command():
     out = memorynet("--help")
     assert out.returncode == 0
-    for command in ["train"]:
+    for command in ["train", "evaluate", "predict", "stream", "reproduce"]:
         assert command in out.stdout
         sub = memorynet(command, "--help")
-        assert sub.returncode == 0 and "--dataset" in sub.stdout
+        assert sub.returncode == 0 and "--" in sub.stdout
 
 
 def test_train_on_digits_works_with_no_data(tmp_path):
@@ -49,3 +49,60 @@ def test_train_on_mnist_reaches_95_percent(data_dir, tmp_path):
                     "--no-progress", "--json", str(tmp_path / "r.json"))
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "r.json").read_text())["accuracy"] >= 0.95
+
+
+def test_save_evaluate_predict(tmp_path):
+    import numpy as np
+
+    from memorynet import datasets
+
+    model = tmp_path / "digits.mnet"
+    assert memorynet("train", "--no-progress", "--max-neurons", "300", "--save", str(model)).returncode == 0
+    out = memorynet("evaluate", "--model", str(model), "--no-progress")
+    assert out.returncode == 0 and "accuracy  0.9" in out.stdout
+    images = datasets.load("digits").X_test[:4]
+    np.save(tmp_path / "four.npy", images)
+    np.save(tmp_path / "one.npy", images[0])
+    out = memorynet("predict", "--model", str(model), str(tmp_path / "four.npy"), str(tmp_path / "one.npy"))
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.strip().splitlines()) == 5
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b"junk"), "truncated or corrupted"),
+    (lambda p: None, "does not exist"),
+])
+def test_bad_model_files_give_one_line(tmp_path, make, message):
+    path = tmp_path / "m.mnet"
+    make(path)
+    out = memorynet("evaluate", "--model", str(path))
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_predict_refuses_wrong_inputs(tmp_path):
+    import numpy as np
+
+    model = tmp_path / "m.mnet"
+    memorynet("train", "--no-progress", "--max-neurons", "100", "--save", str(model))
+    np.save(tmp_path / "big.npy", np.zeros((2, 1, 9, 9)))
+    (tmp_path / "x.txt").write_text("hi")
+    for path, message in ((tmp_path / "big.npy", "features"), (tmp_path / "x.txt", ".npy")):
+        out = memorynet("predict", "--model", str(model), str(path))
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_commands_write_only_where_told(tmp_path):
+    import os
+
+    home, work, cache = tmp_path / "home", tmp_path / "work", tmp_path / "cache"
+    for folder in (home, work, cache):
+        folder.mkdir()
+    env = {**os.environ, "HOME": str(home), "MEMORYNET_CACHE": str(cache), "XDG_CACHE_HOME": str(home / "xdg")}
+    model = tmp_path / "out" / "m.mnet"
+    model.parent.mkdir()
+    result = subprocess.run([sys.executable, "-m", "memorynet.cli", "train", "--no-progress", "--save", str(model),
+                             "--json", str(tmp_path / "out" / "r.json")], cwd=work, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert list(home.iterdir()) == [] and list(work.iterdir()) == []
+    assert sorted(p.name for p in model.parent.iterdir()) == ["m.mnet", "r.json"]

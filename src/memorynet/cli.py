@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
-from . import __version__, datasets
+import numpy as np
+
+from . import __version__, datasets, preprocessing
 from ._atomic import atomic_write
 from .evaluation import machine_info, train_and_evaluate
 from .model import MemoryNetworkClassifier
@@ -66,10 +69,18 @@ def write_json(path: str | Path, payload: dict) -> None:
     atomic_write(path, lambda fh: fh.write(text))
 
 
+def _model_metadata(dataset: datasets.Dataset) -> dict:
+    """What a saved model needs to preprocess new inputs and name its classes."""
+    return {"dataset": dataset.name, "preprocessing": "scale", "pixel_max": dataset.pixel_max,
+            "class_names": list(dataset.class_names)}
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     dataset = _load(args)
     estimator = _estimator(args)
     result = train_and_evaluate(estimator, dataset)
+    if args.save:
+        estimator.save(args.save, _model_metadata(dataset))
     result.update(params={k: v for k, v in estimator.get_params().items() if k != "verbose"},
                   version=__version__, machine=machine_info())
     print(f"dataset   {dataset.name}: {result['n_train']} train / {result['n_test']} test images, "
@@ -79,9 +90,87 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"train     {result['train_seconds']:.2f} s (one pass)")
     print(f"inference {result['predict_seconds']:.2f} s ({result['n_test'] / result['predict_seconds']:.0f} "
           "images/s)")
+    if args.save:
+        print(f"saved     {args.save}")
     if args.json:
         write_json(args.json, result)
         print(f"wrote     {args.json}")
+    return 0
+
+
+def _load_model(path: str) -> tuple[MemoryNetworkClassifier, dict]:
+    from .persistence import load_model
+
+    return load_model(path)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    model, meta = _load_model(args.model)
+    args.dataset = args.dataset or meta.get("dataset") or "digits"
+    dataset = _load(args)
+    X = preprocessing.apply(meta.get("preprocessing", "scale"), dataset.X_test, meta.get("pixel_max",
+                                                                                         dataset.pixel_max))
+    start = time.perf_counter()
+    accuracy = model.score(X, dataset.y_test)
+    seconds = time.perf_counter() - start
+    print(f"accuracy  {accuracy:.4f} on the {dataset.name} test set ({len(X)} images)")
+    print(f"neurons   {model.n_neurons_} of {model.max_neurons}")
+    print(f"inference {seconds:.2f} s")
+    return 0
+
+
+def _read_inputs(paths: list[str]) -> list[tuple[str, np.ndarray]]:
+    """(name, images (n, C, H, W) in raw intensities) for each .npy or .png path."""
+    out = []
+    for path in paths:
+        if path.lower().endswith(".npy"):
+            array = np.load(path, allow_pickle=False)
+            if array.dtype.kind not in "uif":
+                raise ValueError(f"{path}: expected a numeric array, got dtype {array.dtype}")
+        elif path.lower().endswith(".png"):
+            from matplotlib.image import imread
+
+            image = imread(path)  # floats in [0, 1] for PNG
+            image = image[..., :3] if image.ndim == 3 else image
+            array = np.round(image * 255)
+            array = array.transpose(2, 0, 1)[None] if array.ndim == 3 else array[None, None]
+        else:
+            raise ValueError(f"{path}: give .npy arrays (n, C, H, W) or .png images")
+        out.append((path, array))
+    return out
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    model, meta = _load_model(args.model)
+    names = meta.get("class_names")
+    for path, images in _read_inputs(args.inputs):
+        if images.ndim == len(model.image_shape_) and images.shape == tuple(model.image_shape_):
+            images = images[None]  # a single image
+        if images.ndim == 2 and model.image_shape_[0] == 1:
+            images = images[None, None]
+        X = preprocessing.apply(meta.get("preprocessing", "scale"), images, meta.get("pixel_max", 255.0))
+        for i, label in enumerate(model.predict(X)):
+            name = names[int(label)] if names and np.issubdtype(type(label), np.integer) else label
+            print(f"{path}\t{i}\t{label}\t{name}")
+    return 0
+
+
+def _cmd_stream(args: argparse.Namespace) -> int:
+    from .streaming import stream_fit
+
+    dataset = _load(args)
+    order = np.random.default_rng(args.seed).permutation(len(dataset.y_train))[: args.limit]
+    X = preprocessing.scale_pixels(dataset.X_train[order], dataset.pixel_max)
+    estimator = _estimator(args)
+    identity = {"dataset": dataset.name, "seed": args.seed, "limit": args.limit, "every": args.checkpoint_every,
+                "params": {k: v for k, v in estimator.get_params().items() if k != "verbose"}}
+    model = stream_fit(estimator, X, dataset.y_train[order], args.checkpoint, every=args.checkpoint_every,
+                       classes=np.arange(len(dataset.class_names)), identity=identity,
+                       metadata=_model_metadata(dataset), progress=not args.no_progress)
+    accuracy = model.score(preprocessing.scale_pixels(dataset.X_test, dataset.pixel_max), dataset.y_test)
+    print(f"streamed  {model.n_samples_seen_} images; checkpoint {args.checkpoint}")
+    print(f"accuracy  {accuracy:.4f} on the test set")
+    print(f"neurons   {model.n_neurons_} of {model.max_neurons}")
     return 0
 
 
@@ -114,7 +203,34 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(train)
     _model_options(train)
     train.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    train.add_argument("--save", metavar="PATH", help="save the fitted model (.mnet, no pickle) to PATH")
     train.set_defaults(handler=_cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a saved model on a test set",
+                                   description="Load a saved model and score it on a data set's test split.")
+    evaluate.add_argument("--model", required=True, help="model file written by train --save")
+    _data_options(evaluate, default=None)
+    evaluate.set_defaults(handler=_cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="label images with a saved model",
+                                  description="Print 'file, index, label, class name' for each image in "
+                                              ".npy arrays ((n, C, H, W), (n, H, W) or one image) or .png files, "
+                                              "given in raw intensities (0-255).")
+    predict.add_argument("--model", required=True, help="model file written by train --save")
+    predict.add_argument("inputs", nargs="+", help=".npy or .png files")
+    predict.set_defaults(handler=_cmd_predict)
+
+    stream = commands.add_parser(
+        "stream", help="learn from a stream with checkpoints; rerun to resume after a crash",
+        description="Feed the training split (in a seeded random order) through partial_fit, checkpointing "
+                    "model and stream position every N images. Rerun the same command after an interruption: it "
+                    "resumes from the checkpoint and ends with the same model as an uninterrupted run.")
+    _data_options(stream)
+    _model_options(stream)
+    stream.add_argument("--checkpoint", required=True, help="checkpoint file (.mnet), created or resumed")
+    stream.add_argument("--checkpoint-every", type=int, default=5000, help="images between checkpoints")
+    stream.add_argument("--limit", type=int, default=None, help="stream only the first N images of the order")
+    stream.set_defaults(handler=_cmd_stream)
 
     reproduce = commands.add_parser(
         "reproduce", help="run the paper's experiments: tables, figures, JSON",

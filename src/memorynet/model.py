@@ -16,6 +16,8 @@ from . import kernels, voting
 
 __all__ = ["MemoryNetworkClassifier"]
 
+_MAX_ABS_INPUT = 1e15  # (1e15)^2 times any realistic feature count stays below float32's 3.4e38
+
 
 class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
     """A bank of neuron memories learnt in one pass, without backpropagation or convolutions.
@@ -150,6 +152,9 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         X, implied = self._flatten(X)
         X = validate_data(self, X, reset=reset, dtype=np.float32, order="C")
+        if X.size and np.abs(X).max() > _MAX_ABS_INPUT:
+            raise ValueError(f"input values reach {np.abs(X).max():.3g}; squared distances would overflow float32 "
+                             f"beyond ±{_MAX_ABS_INPUT:g}: scale the input (e.g. memorynet.scale_pixels)")
         if reset:
             shape = self.image_shape if self.image_shape is not None else implied or (1, 1, X.shape[1])
             shape = tuple(int(s) for s in shape)
@@ -275,6 +280,34 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
             self._bank_count = np.resize(self._bank_count, capacity)
         self._bank[n0:n1], self._bank_class[n0:n1], self._bank_count[n0:n1] = x, classes, 1
         self.n_neurons_ = n1
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Persistence (format and checks: memorynet.persistence)
+
+    def save(self, path, metadata: dict | None = None):
+        """Write the fitted model to ``path`` (a pickle-free ``.mnet`` file), atomically. Returns the path."""
+        from .persistence import save_model
+
+        check_is_fitted(self)
+        return save_model(self, path, metadata)
+
+    @classmethod
+    def load(cls, path) -> MemoryNetworkClassifier:
+        """Read a model written by :meth:`save`, verifying format version, checksum, dtypes and values."""
+        from .persistence import load_model
+
+        return load_model(path, cls)[0]
+
+    def _restore(self, memories, classes_idx, counters, classes, image_shape, n_samples_seen) -> None:
+        """Install learned state read from a verified model file."""
+        self.classes_ = classes
+        self.image_shape_ = image_shape
+        self.n_features_in_ = int(np.prod(image_shape))
+        self.n_neurons_ = len(memories)
+        self.n_samples_seen_ = n_samples_seen
+        self._bank = np.array(memories, dtype=np.float32, order="C")
+        self._bank_class = classes_idx.astype(np.intp)
+        self._bank_count = counters.astype(np.int64)
 
     # ------------------------------------------------------------------------------------------------------------
     # Inference

@@ -1,0 +1,186 @@
+"""Model files: round trips, atomic writes, and refusal of every damaged or crafted file."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from memorynet import MemoryNetworkClassifier, scale_pixels
+from memorynet.persistence import FORMAT_VERSION, ModelFileError, load_model, read_header, save_model
+
+
+@pytest.fixture
+def fitted():
+    rng = np.random.default_rng(0)
+    X = rng.random((80, 2, 3, 3), dtype=np.float32)
+    y = np.array(["cat", "dog", "emu"])[np.arange(80) % 3]
+    return MemoryNetworkClassifier(30, threshold=0.5, n_neighbors=3, random_state=4).fit(X, y), X
+
+
+def rewrite(path, **changes):
+    """Rewrite a model file with some members replaced (header given as a dict)."""
+    with np.load(path, allow_pickle=False) as npz:
+        members = {name: npz[name] for name in npz.files}
+    header = json.loads(members["header"].tobytes())
+    for key, value in changes.items():
+        if key == "header":
+            header.update(value)
+        else:
+            members[key] = value
+    members["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    with open(path, "wb") as fh:
+        np.savez(fh, **members)
+
+
+def test_round_trip_predicts_exactly_like_the_saved_model(fitted, tmp_path):
+    model, X = fitted
+    path = model.save(tmp_path / "m.mnet", {"note": "hello"})
+    loaded = MemoryNetworkClassifier.load(path)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.memories_, model.memories_)
+    np.testing.assert_array_equal(loaded.counters_, model.counters_)
+    assert loaded.get_params() == model.get_params()
+    assert loaded.n_samples_seen_ == model.n_samples_seen_ and loaded.image_shape_ == (2, 3, 3)
+    header = read_header(path)
+    assert header["format_version"] == FORMAT_VERSION and header["metadata"] == {"note": "hello"}
+
+
+def test_loaded_model_keeps_learning_like_the_original(fitted, tmp_path):
+    model, X = fitted
+    loaded = MemoryNetworkClassifier.load(model.save(tmp_path / "m.mnet"))
+    y = np.array(["cat", "dog", "emu"])[np.arange(80) % 3]
+    model.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    np.testing.assert_array_equal(loaded.memories_, model.memories_)
+
+
+def test_the_file_holds_no_pickle(fitted, tmp_path):
+    model, _ = fitted
+    path = model.save(tmp_path / "m.mnet")
+    with np.load(path, allow_pickle=False) as npz:
+        assert all(npz[name].dtype != object for name in npz.files)
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(fitted, tmp_path, monkeypatch):
+    model, _ = fitted
+    path = model.save(tmp_path / "m.mnet")
+    before = path.read_bytes()
+
+    def broken_savez(fh, **arrays):
+        fh.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mnet"]
+
+
+def test_truncated_file_is_refused(fitted, tmp_path):
+    path = fitted[0].save(tmp_path / "m.mnet")
+    data = path.read_bytes()
+    for cut in (10, len(data) // 2, len(data) - 5):
+        path.write_bytes(data[:cut])
+        with pytest.raises(ModelFileError, match="truncated or corrupted"):
+            MemoryNetworkClassifier.load(path)
+
+
+def test_flipped_byte_is_refused(fitted, tmp_path):
+    path = fitted[0].save(tmp_path / "m.mnet")
+    with np.load(path, allow_pickle=False) as npz:
+        memories = npz["memories"].copy()
+    memories[0, 0] += 1.0
+    with zipfile.ZipFile(path) as z:  # keep the header, change the array
+        members = {n: z.read(n) for n in z.namelist()}
+    buffer = io.BytesIO()
+    np.save(buffer, memories)
+    members["memories.npy"] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, blob in members.items():
+            z.writestr(name, blob)
+    with pytest.raises(ModelFileError, match="checksum mismatch"):
+        MemoryNetworkClassifier.load(path)
+
+
+def test_future_version_is_refused(fitted, tmp_path):
+    path = fitted[0].save(tmp_path / "m.mnet")
+    rewrite(path, header={"format_version": FORMAT_VERSION + 1})
+    with pytest.raises(ModelFileError, match="upgrade memorynet"):
+        MemoryNetworkClassifier.load(path)
+
+
+def test_object_arrays_are_refused_without_unpickling(fitted, tmp_path):
+    path = fitted[0].save(tmp_path / "m.mnet")
+    with np.load(path, allow_pickle=False) as npz:
+        members = {name: npz[name] for name in npz.files}
+    members["classes"] = np.array([object(), 1], dtype=object)
+    with open(path, "wb") as fh:
+        np.savez(fh, **members)  # np.savez pickles object arrays
+    with pytest.raises(ModelFileError, match="never contain Python objects"):
+        MemoryNetworkClassifier.load(path)
+
+
+def _resigned(arrays):
+    from memorynet.persistence import _digest
+
+    return _digest(arrays)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.update(memories=a["memories"].astype(np.float64)), "should be float32"),
+    (lambda a: a["memories"].__setitem__((0, 0), np.nan), "NaN or infinity"),
+    (lambda a: a["labels"].__setitem__(0, 7), "labels outside"),
+    (lambda a: a["counters"].__setitem__(0, 0), "at least 1"),
+    (lambda a: a.update(labels=a["labels"][:-1]), "should be int64"),
+    (lambda a: a.update(classes=a["classes"][::-1]), "sorted and distinct"),
+])
+def test_crafted_arrays_with_a_valid_checksum_are_refused(fitted, tmp_path, change, message):
+    path = fitted[0].save(tmp_path / "m.mnet")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name].copy() for name in ("memories", "labels", "counters", "classes")}
+    change(arrays)
+    rewrite(path, header={"sha256": _resigned(arrays)}, **arrays)
+    with pytest.raises(ModelFileError, match=message):
+        MemoryNetworkClassifier.load(path)
+
+
+@pytest.mark.parametrize("header, message", [
+    ({"image_shape": [3, 3, 3]}, "does not match"),
+    ({"params": {"max_neurons": -1}}, "invalid parameters"),
+    ({"params": {"unknown": 1}}, "invalid parameters"),
+    ({"format": "other"}, "not a memorynet model"),
+    ({"n_neurons": "many"}, "n_neurons"),
+])
+def test_crafted_headers_are_refused(fitted, tmp_path, header, message):
+    path = fitted[0].save(tmp_path / "m.mnet")
+    rewrite(path, header=header)
+    with pytest.raises(ModelFileError, match=message):
+        MemoryNetworkClassifier.load(path)
+
+
+def test_not_a_model_file(tmp_path):
+    path = tmp_path / "x.mnet"
+    path.write_bytes(b"hello")
+    with pytest.raises(ModelFileError):
+        MemoryNetworkClassifier.load(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        MemoryNetworkClassifier.load(tmp_path / "missing.mnet")
+
+
+def test_unfitted_model_cannot_be_saved(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        MemoryNetworkClassifier().save(tmp_path / "m.mnet")
+
+
+def test_saved_mnist_model_predicts_the_same(mnist, tmp_path):
+    X = scale_pixels(mnist.X_train[:20000])
+    model = MemoryNetworkClassifier(2000, random_state=0).fit(X, mnist.y_train[:20000])
+    loaded, _ = load_model(save_model(model, tmp_path / "mnist.mnet"))
+    X_test = scale_pixels(mnist.X_test)
+    np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))

@@ -1,0 +1,75 @@
+"""Streaming with checkpoints: resume after kill -9 at several points gives the uninterrupted model."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from memorynet import MemoryNetworkClassifier
+from memorynet.persistence import load_model
+from memorynet.streaming import stream_fit
+
+
+@pytest.fixture
+def stream():
+    rng = np.random.default_rng(0)
+    X = rng.random((500, 12), dtype=np.float32)
+    return X, np.arange(500) % 4
+
+
+def test_resuming_from_any_checkpoint_gives_the_uninterrupted_model(stream, tmp_path):
+    X, y = stream
+    whole = stream_fit(MemoryNetworkClassifier(40, batch_size=16), X, y, tmp_path / "a.mnet", every=60,
+                       progress=False)
+    # Interrupted after 3 chunks: a run that only saw the first 180 samples left this checkpoint.
+    stream_fit(MemoryNetworkClassifier(40, batch_size=16), X[:180], y[:180], tmp_path / "b.mnet", every=60,
+               classes=np.unique(y), progress=False)
+    resumed = stream_fit(MemoryNetworkClassifier(40, batch_size=16), X, y, tmp_path / "b.mnet", every=60,
+                         progress=False)
+    np.testing.assert_array_equal(resumed.memories_, whole.memories_)
+    np.testing.assert_array_equal(resumed.counters_, whole.counters_)
+    assert load_model(tmp_path / "b.mnet")[1]["position"] == 500
+
+
+def test_checkpoint_of_another_stream_is_refused(stream, tmp_path):
+    X, y = stream
+    stream_fit(MemoryNetworkClassifier(40), X, y, tmp_path / "c.mnet", every=100, identity={"seed": 1},
+               progress=False)
+    with pytest.raises(ValueError, match="belongs to another stream"):
+        stream_fit(MemoryNetworkClassifier(40), X, y, tmp_path / "c.mnet", every=100, identity={"seed": 2},
+                   progress=False)
+
+
+def _stream_command(data_dir, checkpoint):
+    return [sys.executable, "-m", "memorynet.cli", "stream", "--dataset", "mnist", "--data-dir", str(data_dir),
+            "--limit", "12000", "--checkpoint-every", "500", "--batch-size", "8", "--max-neurons", "1500",
+            "--checkpoint", str(checkpoint), "--no-progress"]
+
+
+def test_kill_minus_nine_and_resume_on_mnist(data_dir, tmp_path):
+    reference = tmp_path / "reference.mnet"
+    subprocess.run(_stream_command(data_dir, reference), check=True, capture_output=True, timeout=600)
+    checkpoint = tmp_path / "killed.mnet"
+    positions = []
+    for delay in (2.5, 1.5, 3.0, 0.5):  # kill at several points, including before the first checkpoint
+        process = subprocess.Popen(_stream_command(data_dir, checkpoint), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        if checkpoint.exists():
+            positions.append(load_model(checkpoint)[1]["position"])
+    assert positions and positions[-1] < 12000, "the stream finished before it could be killed"
+    assert positions == sorted(positions)  # nothing learned before a checkpoint was lost
+    done = subprocess.run(_stream_command(data_dir, checkpoint), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    a, meta_a = load_model(reference)
+    b, meta_b = load_model(checkpoint)
+    assert meta_a["position"] == meta_b["position"] == 12000
+    np.testing.assert_array_equal(a.memories_, b.memories_)
+    np.testing.assert_array_equal(a.counters_, b.counters_)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
