@@ -36,7 +36,7 @@ __all__ = ["RunConfig", "Experiment", "EXPERIMENTS", "experiment", "run_one", "r
 
 VALIDATION_SIZE = 10000
 # Threshold quantiles chosen on the validation split by `memorynet reproduce --only threshold` (see README).
-MNIST_QUANTILE = 0.5
+MNIST_QUANTILE = 0.1
 CIFAR_QUANTILE = 0.5
 
 
@@ -278,9 +278,10 @@ def markdown_table(exp: Experiment, runs: list[dict]) -> str:
              "| train s | predict s |", "|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         c = r["config"]
-        extra = [f"threshold q={c['threshold_quantile']}" if c["threshold_quantile"] is not None else "",
+        extra = [f"q={c['threshold_quantile']}" if c["threshold_quantile"] is not None else "",
                  "channel voting" if c["channel_voting"] else "", c["distance"] if c["distance"] != "l2" else ""]
-        name = c["label"] + "".join(f"; {e}" for e in extra if e and e not in c["label"])
+        extra = [e for e in extra if e and e.lower() not in c["label"].lower()]
+        name = c["label"] + (f" ({', '.join(extra)})" if extra else "")
         lines.append(f"| {name} | {c['max_neurons'] if c['model'] == 'memorynet' else '—'} | {c['preprocessing']} "
                      f"| {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % | {r['n_seeds']} | {r['n_neurons']:.0f} "
                      f"| {r['train_seconds']:.2f} | {r['predict_seconds']:.2f} |")
