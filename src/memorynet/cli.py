@@ -39,6 +39,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int, default=1024,
                        help="inputs learnt in parallel; 1 = strictly sequential (default: 1024)")
     group.add_argument("--seed", type=int, default=0, help="seed of the training order (default: 0)")
+    group.add_argument("--search-backend", choices=["numpy", "faiss", "torch"], default="numpy",
+                       help="nearest-neuron search engine (default: numpy; faiss and torch are optional)")
 
 
 def _data_options(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
@@ -55,7 +57,7 @@ def _estimator(args: argparse.Namespace) -> MemoryNetworkClassifier:
     return MemoryNetworkClassifier(max_neurons=args.max_neurons, threshold=args.threshold, distance=args.distance,
                                    p=args.p, n_neighbors=args.n_neighbors, channel_voting=args.channel_voting,
                                    batch_size=args.batch_size, random_state=args.seed,
-                                   verbose=not args.no_progress)
+                                   search_backend=args.search_backend, verbose=not args.no_progress)
 
 
 def _load(args: argparse.Namespace) -> datasets.Dataset:

@@ -64,19 +64,37 @@ def _blocks(n_rows: int, n_cols: int):
     return gen_batches(n_rows, rows)
 
 
-def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2", *,
-                    p: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+def _l2_scores(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray) -> np.ndarray:
+    """``|m|^2 - 2 x.m`` (n, m): squared L2 distance less the row constant ``|x|^2``, so same argmin.
+
+    One BLAS product with ``-2 X`` and one pass to add the norms: the fewest passes over the n x m block.
+    """
+    scores = (X * np.float32(-2.0)) @ M.T
+    scores += m_norms[None, :]
+    return scores
+
+
+def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2", *, p: float = 2.0,
+                    backend: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of ``M`` for each row of ``X``, nearest first.
 
     Returns ``(distances, indices)``, each (n, k); ``k`` is capped at ``len(M)``. Ties go to the lower index.
+    ``backend`` ``"faiss"`` or ``"torch"`` hands the search to ``memorynet.backends``.
     """
+    if backend != "numpy":
+        from .backends import search
+
+        return search(X, M, k, metric, p, backend)
     n, m = len(X), len(M)
     k = min(k, m)
     distances = np.empty((n, k), dtype=np.float32)
     indices = np.empty((n, k), dtype=np.intp)
     m_norms = row_sq_norms(M) if metric == "l2" else None
     for rows in _blocks(n, m):
-        D = pairwise_distances(X[rows], M, metric, p=p, M_sq_norms=m_norms)
+        if metric == "l2":
+            D = _l2_scores(X[rows], M, m_norms)
+        else:
+            D = pairwise_distances(X[rows], M, metric, p=p)
         if k == 1:
             idx = D.argmin(axis=1)[:, None]
         else:
@@ -85,12 +103,15 @@ def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2"
             order = np.argsort(np.take_along_axis(D, part, axis=1), axis=1, kind="stable")
             idx = np.take_along_axis(part, order, axis=1)
         indices[rows] = idx
-        distances[rows] = np.take_along_axis(D, idx, axis=1)
+        picked = np.take_along_axis(D, idx, axis=1)
+        if metric == "l2":
+            picked = np.maximum(picked + row_sq_norms(X[rows])[:, None], 0.0)
+        distances[rows] = picked
     return distances, indices
 
 
 def nearest_same_label(X: np.ndarray, x_labels: np.ndarray, M: np.ndarray, m_labels: np.ndarray,
-                       metric: str = "l2", *, p: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+                       metric: str = "l2", *, p: float = 2.0, backend: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
     """For each row of ``X``, the nearest row of ``M`` that carries the same label.
 
     Returns ``(distances, indices)``, each (n,); rows whose label has no neuron get ``inf`` and ``-1``.
@@ -109,7 +130,7 @@ def nearest_same_label(X: np.ndarray, x_labels: np.ndarray, M: np.ndarray, m_lab
             continue
         rows = np.flatnonzero(x_labels == label)
         candidates = order[lo:hi]
-        d, j = nearest_neurons(X[rows], M[candidates], 1, metric, p=p)
+        d, j = nearest_neurons(X[rows], M[candidates], 1, metric, p=p, backend=backend)
         distances[rows] = d[:, 0]
         indices[rows] = candidates[j[:, 0]]
     return distances, indices

@@ -59,6 +59,9 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         Whether ``fit`` visits the training samples in a random order (``partial_fit`` keeps the stream's order).
     random_state : int, RandomState or None, default=None
         Seed of the shuffle.
+    search_backend : {"numpy", "faiss", "torch"}, default="numpy"
+        Engine of the nearest-neuron searches: NumPy/BLAS, FAISS exact search (``memorynet[faiss]``), or
+        PyTorch (on the GPU when present). All give the same neighbours up to exact ties.
     verbose : bool, default=False
         Show a progress bar over batches.
 
@@ -95,6 +98,7 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         "new_label_policy": [StrOptions({"reserve", "error"})],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
+        "search_backend": [StrOptions({"numpy", "faiss", "torch"})],
         "verbose": ["verbose"],
     }
 
@@ -102,7 +106,7 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
                  p: float = 2.0, n_neighbors: int = 1, weights: str = "uniform", channel_voting: bool = False,
                  batch_size: int = 1024, image_shape: tuple[int, int, int] | None = None,
                  new_label_policy: str = "reserve", shuffle: bool = True, random_state=None,
-                 verbose: bool = False):
+                 search_backend: str = "numpy", verbose: bool = False):
         self.max_neurons = max_neurons
         self.threshold = threshold
         self.distance = distance
@@ -115,6 +119,7 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         self.new_label_policy = new_label_policy
         self.shuffle = shuffle
         self.random_state = random_state
+        self.search_backend = search_backend
         self.verbose = verbose
 
     # ------------------------------------------------------------------------------------------------------------
@@ -242,7 +247,7 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         n0 = self.n_neurons_
         bank, bank_class = self._bank[:n0], self._bank_class[:n0]
         represented = np.bincount(bank_class, minlength=len(self.classes_)) > 0
-        metric = dict(metric=self.distance, p=self.p)
+        metric = dict(metric=self.distance, p=self.p, backend=self.search_backend)
         if self.threshold is None:
             eligible = np.ones(len(x), dtype=bool)
         else:
@@ -324,8 +329,8 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         bank = self._bank[: self.n_neurons_]
-        found = [kernels.nearest_neurons(X[:, s], bank[:, s], self.n_neighbors, self.distance, p=self.p)
-                 for s in self._voters()]
+        found = [kernels.nearest_neurons(X[:, s], bank[:, s], self.n_neighbors, self.distance, p=self.p,
+                                         backend=self.search_backend) for s in self._voters()]
         distances = np.stack([d for d, _ in found], axis=1)
         indices = np.stack([i for _, i in found], axis=1)
         return self._bank_class[indices], distances
