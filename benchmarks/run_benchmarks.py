@@ -1,0 +1,299 @@
+"""Speed and memory of memorynet against the peers, measured side by side in one run.
+
+    python benchmarks/run_benchmarks.py --data-dir ../shared/data            # full suite, ~10 min on 2 cores
+    python benchmarks/run_benchmarks.py --data-dir ../shared/data --smoke    # seconds: checks it all runs
+
+Every system runs in its own fresh process (so its peak resident memory is its own), on the same data, in the
+same run, next to a float32 matrix product of the shape of the dominant distance computation (the BLAS limit).
+Writes ``<out>/benchmarks.json`` and ``<out>/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPEATS = 3  # timings are medians of this many repetitions where a system is cheap enough to repeat
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _data(name: str, data_dir: str, n_train: int | None, n_test: int | None):
+    from memorynet import datasets, scale_pixels
+
+    ds = datasets.load(name, data_dir, progress=False)
+    X = scale_pixels(ds.X_train[:n_train], ds.pixel_max).reshape(-1, int(np.prod(ds.image_shape)))
+    X_test = scale_pixels(ds.X_test[:n_test], ds.pixel_max).reshape(-1, X.shape[1])
+    return X, ds.y_train[:n_train], X_test, ds.y_test[:n_test]
+
+
+def _timed(fn, repeats: int = 1):
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), result
+
+
+def _system(task: dict) -> dict:
+    """Run one system in this (fresh) process: train once, predict, report times, accuracy, peak memory."""
+    import tracemalloc
+
+    X, y, X_test, y_test = _data(task["dataset"], task["data_dir"], task["n_train"], task["n_test"])
+    tracemalloc.start()  # NumPy reports its buffers to tracemalloc: the peak is the system's own working memory
+    kind, size = task["system"], task.get("max_neurons")
+    repeats = task["repeats"]
+    stored = None
+    if kind == "memorynet":
+        from memorynet import MemoryNetworkClassifier
+
+        model = MemoryNetworkClassifier(size, random_state=0, search_backend=task.get("backend", "numpy"))
+        train_s, _ = _timed(lambda: model.fit(X, y), repeats if size <= 10000 else 1)
+        predict_s, predictions = _timed(lambda: model.predict(X_test), repeats if size <= 10000 else 1)
+        stored = model.n_neurons_
+    elif kind == "faiss-flat-l2":
+        import faiss
+
+        from memorynet import MemoryNetworkClassifier
+
+        model = MemoryNetworkClassifier(size, random_state=0).fit(X, y)
+        bank, labels = np.ascontiguousarray(model._bank[: model.n_neurons_]), model.labels_
+        start = time.perf_counter()
+        index = faiss.IndexFlatL2(bank.shape[1])
+        index.add(bank)
+        train_s = time.perf_counter() - start  # index build only; the bank itself was learnt by memorynet
+        predict_s, found = _timed(lambda: index.search(X_test, 1)[1][:, 0], 1 if size > 10000 else repeats)
+        predictions, stored = labels[found], index.ntotal
+    elif kind == "knn-brute":
+        from sklearn.neighbors import KNeighborsClassifier
+
+        model = KNeighborsClassifier(n_neighbors=1, algorithm="brute")
+        train_s, _ = _timed(lambda: model.fit(X, y))
+        predict_s, predictions = _timed(lambda: model.predict(X_test))
+        stored = len(X)
+    elif kind == "nearest-centroid":
+        from sklearn.neighbors import NearestCentroid
+
+        model = NearestCentroid()
+        train_s, _ = _timed(lambda: model.fit(X, y), repeats)
+        predict_s, predictions = _timed(lambda: model.predict(X_test), repeats)
+        stored = len(model.classes_)
+    elif kind.startswith("mlp"):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+
+        one_epoch = kind == "mlp-1-epoch"
+        model = MLPClassifier(hidden_layer_sizes=(256,), max_iter=1 if one_epoch else 100, early_stopping=not one_epoch,
+                              random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            train_s, _ = _timed(lambda: model.fit(X, y))
+        predict_s, predictions = _timed(lambda: model.predict(X_test), repeats)
+        stored = model.n_iter_  # epochs, reported separately
+    else:
+        raise ValueError(kind)
+    return {**task, "train_seconds": train_s, "predict_seconds": predict_s,
+            "images_per_second": len(X_test) / predict_s, "accuracy": float(np.mean(predictions == y_test)),
+            "stored": int(stored), "peak_rss_mb": _peak_rss_mb(),
+            "peak_working_mb": tracemalloc.get_traced_memory()[1] / 2**20, "data_mb": (X.nbytes + X_test.nbytes) / 2**20}
+
+
+def _blas_limit(n_queries: int, n_bank: int, dim: int, repeats: int) -> dict:
+    """Seconds and GFLOP/s of one float32 (n_queries x dim) @ (dim x n_bank) product."""
+    rng = np.random.default_rng(0)
+    A = rng.random((n_queries, dim), dtype=np.float32)
+    B = rng.random((n_bank, dim), dtype=np.float32)
+    seconds, _ = _timed(lambda: A @ B.T, repeats)
+    return {"shape": [n_queries, dim, n_bank], "seconds": seconds, "gflops": 2 * n_queries * n_bank * dim / seconds / 1e9}
+
+
+def _training_products(task: dict) -> dict:
+    """Time the exact matrix products one training pass needs, alone, and the pass itself, in one process.
+
+    After the memory fills, each batch compares its inputs of class c with the neurons of class c: the products
+    (inputs_c x D) @ (D x neurons_c). Reproducing them on random data gives the BLAS time of the pass.
+    """
+    from memorynet import MemoryNetworkClassifier
+
+    X, y, _, _ = _data(task["dataset"], task["data_dir"], task["n_train"], 1)
+    model = MemoryNetworkClassifier(task["max_neurons"], random_state=0)
+    train_s, _ = _timed(lambda: model.fit(X, y), task["repeats"])
+    order = np.random.default_rng(0).permutation(len(X))  # the order fit used (random_state=0)
+    per_class = np.bincount(model._bank_class[: model.n_neurons_])
+    rng = np.random.default_rng(1)
+    shapes = []
+    for start in range(task["max_neurons"], len(X), model.batch_size):
+        batch = y[order[start:start + model.batch_size]]
+        shapes += [(int(n), int(per_class[c])) for c, n in enumerate(np.bincount(batch, minlength=len(per_class)))
+                   if n]
+    banks = {m: rng.random((m, X.shape[1]), dtype=np.float32) for m in set(m for _, m in shapes)}
+    queries = rng.random((max(n for n, _ in shapes), X.shape[1]), dtype=np.float32)
+
+    def products():
+        for n, m in shapes:
+            queries[:n] @ banks[m].T
+
+    products_s, _ = _timed(products, task["repeats"])
+    flops = sum(2 * n * m * X.shape[1] for n, m in shapes)
+    return {"max_neurons": task["max_neurons"], "train_seconds": train_s, "products_seconds": products_s,
+            "ratio": train_s / products_s, "gflop": flops / 1e9}
+
+
+def _float64_agreement(task: dict) -> dict:
+    """Predictions of the float32 hot path against a float64 recomputation over the same bank."""
+    from memorynet import MemoryNetworkClassifier
+
+    X, y, X_test, y_test = _data(task["dataset"], task["data_dir"], task["n_train"], task["n_test"])
+    model = MemoryNetworkClassifier(task["max_neurons"], random_state=0).fit(X, y)
+    bank = model._bank[: model.n_neurons_].astype(np.float64)
+    queries = X_test.astype(np.float64)
+    nearest = np.concatenate([((bank**2).sum(1)[None] - 2 * q @ bank.T).argmin(1)
+                              for q in np.array_split(queries, max(1, len(queries) // 500))])
+    reference = model.labels_[nearest]
+    ours = model.predict(X_test)
+    return {"max_neurons": task["max_neurons"], "differing_predictions": int((ours != reference).sum()),
+            "n_test": len(X_test), "accuracy_float32": float(np.mean(ours == y_test)),
+            "accuracy_float64": float(np.mean(reference == y_test))}
+
+
+def _scaling(task: dict) -> list[dict]:
+    from memorynet import MemoryNetworkClassifier
+
+    X, y, X_test, _ = _data(task["dataset"], task["data_dir"], task["n_train"], task["n_test"])
+    rows = []
+    for max_neurons in task["neuron_grid"]:
+        model = MemoryNetworkClassifier(max_neurons, random_state=0)
+        train_s, _ = _timed(lambda: model.fit(X, y))
+        predict_s, _ = _timed(lambda: model.predict(X_test))
+        rows.append({"vary": "max_neurons", "max_neurons": max_neurons, "n_train": len(X), "train_seconds": train_s,
+                     "predict_seconds": predict_s})
+    for n_train in task["sample_grid"]:
+        model = MemoryNetworkClassifier(task["fixed_neurons"], random_state=0)
+        train_s, _ = _timed(lambda: model.fit(X[:n_train], y[:n_train]))
+        rows.append({"vary": "n_train", "max_neurons": task["fixed_neurons"], "n_train": n_train,
+                     "train_seconds": train_s, "predict_seconds": None})
+    return rows
+
+
+def _in_fresh_process(fn, task):
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, task).result()
+
+
+def _slope(xs, ys) -> float:
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def run(data_dir: str, smoke: bool) -> dict:
+    mnist = {"dataset": "mnist", "data_dir": data_dir, "n_train": 3000 if smoke else None,
+             "n_test": 500 if smoke else None, "repeats": 1 if smoke else REPEATS}
+    sizes = (100, 300, 3000) if smoke else (1000, 10000, 60000)
+    systems = [dict(mnist, system="memorynet", max_neurons=s) for s in sizes]
+    systems += [dict(mnist, system="faiss-flat-l2", max_neurons=sizes[-1]),
+                dict(mnist, system="memorynet", max_neurons=sizes[-1], backend="faiss"),
+                dict(mnist, system="knn-brute"), dict(mnist, system="nearest-centroid"),
+                dict(mnist, system="mlp-1-epoch"), dict(mnist, system="mlp-converged")]
+    cifar = dict(mnist, dataset="cifar10", n_train=2000 if smoke else None)
+    systems += [dict(cifar, system="memorynet", max_neurons=sizes[1]), dict(cifar, system="knn-brute"),
+                dict(cifar, system="faiss-flat-l2", max_neurons=sizes[1]), dict(cifar, system="nearest-centroid")]
+    results = {"systems": []}
+    for task in systems:
+        print(f"  {task['dataset']:8s} {task['system']} {task.get('max_neurons', '')} {task.get('backend', '')}",
+              file=sys.stderr, flush=True)
+        results["systems"].append(_in_fresh_process(_system, task))
+    n_test = 500 if smoke else 10000
+    results["blas"] = _blas_limit(n_test, sizes[-1] if not smoke else 3000, 784, mnist["repeats"])
+    results["training"] = _in_fresh_process(_training_products, dict(mnist, max_neurons=sizes[1]))
+    results["float64"] = _in_fresh_process(_float64_agreement, dict(mnist, max_neurons=sizes[1]))
+    grid = {"neuron_grid": (100, 300, 1000) if smoke else (1000, 3000, 10000, 30000),
+            "sample_grid": (1000, 2000, 3000) if smoke else (15000, 30000, 60000), "fixed_neurons": 100 if smoke else 10000}
+    results["scaling"] = _in_fresh_process(_scaling, dict(mnist, **grid))
+    from memorynet import __version__
+    from memorynet.evaluation import machine_info
+
+    results.update(smoke=smoke, version=__version__, machine=machine_info())
+    return results
+
+
+def markdown(results: dict) -> str:
+    blas = results["blas"]
+    lines = ["| data | system | neurons / prototypes | train s | predict s | images/s | accuracy | peak RSS MB "
+             "| peak beyond data MB |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results["systems"]:
+        name = r["system"] + (f" {r['max_neurons']}" if r.get("max_neurons") and r["system"] == "memorynet" else "")
+        name += f" ({r['backend']} search)" if r.get("backend") else ""
+        name += f" over the memorynet {r['max_neurons']} bank" if r["system"] == "faiss-flat-l2" else ""
+        stored = f"{r['stored']} epochs" if r["system"].startswith("mlp") else f"{r['stored']}"
+        lines.append(f"| {r['dataset']} | {name} | {stored} | {r['train_seconds']:.2f} | {r['predict_seconds']:.2f} "
+                     f"| {r['images_per_second']:.0f} | {100 * r['accuracy']:.2f} % | {r['peak_rss_mb']:.0f} "
+                     f"| {r['peak_working_mb']:.0f} |")
+    by = {(r["dataset"], r["system"], r.get("max_neurons"), r.get("backend")): r for r in results["systems"]}
+    size = max(r.get("max_neurons") or 0 for r in results["systems"] if r["dataset"] == "mnist")
+    ours, faiss = by[("mnist", "memorynet", size, None)], by[("mnist", "faiss-flat-l2", size, None)]
+    n, d, m = blas["shape"]  # the shape of memorynet's prediction product at this size
+    train = results["training"]
+    f64 = results["float64"]
+    scaling = results["scaling"]
+    neurons = [r for r in scaling if r["vary"] == "max_neurons"]
+    samples = [r for r in scaling if r["vary"] == "n_train"]
+    lines += [
+        "",
+        f"- BLAS limit: a float32 ({n} x {d}) @ ({d} x {m}) product takes {blas['seconds']:.2f} s "
+        f"({blas['gflops']:.0f} GFLOP/s).",
+        f"- Prediction with {size} neurons: memorynet {ours['images_per_second']:.0f} images/s, FAISS IndexFlatL2 "
+        f"{faiss['images_per_second']:.0f} images/s: ratio {ours['images_per_second'] / faiss['images_per_second']:.2f} "
+        f"(target >= 1); memorynet runs at {100 * blas['seconds'] / ours['predict_seconds']:.0f} % of the BLAS limit.",
+        f"- One training pass with {train['max_neurons']} neurons: {train['train_seconds']:.2f} s; the same-label "
+        f"matrix products it needs ({train['gflop']:.1f} GFLOP) take {train['products_seconds']:.2f} s alone: "
+        f"ratio {train['ratio']:.2f} (target <= 2).",
+        f"- float32 vs float64 reference, {f64['max_neurons']} neurons: {f64['differing_predictions']} of "
+        f"{f64['n_test']} predictions differ (accuracy {100 * f64['accuracy_float32']:.2f} % vs "
+        f"{100 * f64['accuracy_float64']:.2f} %).",
+        f"- Growth: training time ~ max_neurons^{_slope([r['max_neurons'] for r in neurons], [r['train_seconds'] for r in neurons]):.2f}, "
+        f"prediction time ~ max_neurons^{_slope([r['max_neurons'] for r in neurons], [r['predict_seconds'] for r in neurons]):.2f}, "
+        f"training time ~ n_train^{_slope([r['n_train'] for r in samples], [r['train_seconds'] for r in samples]):.2f} "
+        f"(log-log slopes; " + ", ".join(f"{r['max_neurons']}: {r['train_seconds']:.2f}/{r['predict_seconds']:.2f} s"
+                                          for r in neurons) + " train/predict).",
+        "- Memory beyond the data (train + test arrays, float32): " + "; ".join(
+            f"memorynet {r['max_neurons']}: {r['peak_working_mb']:.0f} MB = bank {r['stored'] * 784 * 4 / 2**20:.0f} MB "
+            f"+ {r['peak_working_mb'] - r['stored'] * 784 * 4 / 2**20:.0f} MB working set" for r in results["systems"]
+            if r["system"] == "memorynet" and r["dataset"] == "mnist" and not r.get("backend"))
+        + f"; the data itself is {ours['data_mb']:.0f} MB.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=None, help="benchmark data (default: $MEMORYNET_DATA)")
+    parser.add_argument("--out", default="benchmarks/results", help="output folder")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite runs, not the timings")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    results = run(args.data_dir, args.smoke)
+    results["wall_seconds"] = time.perf_counter() - start
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmarks.json").write_text(json.dumps(results, indent=1))
+    table = markdown(results)
+    (out / "benchmarks.md").write_text(table)
+    print(table)
+    print(f"wall time {results['wall_seconds']:.0f} s; wrote {out / 'benchmarks.json'} and {out / 'benchmarks.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""CI runs the benchmark suite's smoke version: every system runs and every figure is produced (no timings)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_smoke(data_dir, tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_benchmarks.py"), "--smoke", "--data-dir",
+                          str(data_dir), "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    results = json.loads((tmp_path / "benchmarks.json").read_text())
+    systems = {r["system"] for r in results["systems"]}
+    assert systems == {"memorynet", "faiss-flat-l2", "knn-brute", "nearest-centroid", "mlp-1-epoch", "mlp-converged"}
+    assert all(r["train_seconds"] >= 0 and r["images_per_second"] > 0 and 0 < r["accuracy"] <= 1
+               for r in results["systems"])
+    assert results["float64"]["differing_predictions"] <= 5
+    # FAISS over the same bank finds the same nearest neurons, so the same accuracy.
+    by = {(r["dataset"], r["system"], r.get("backend")): r for r in results["systems"] if r.get("max_neurons") == 3000}
+    assert by[("mnist", "faiss-flat-l2", None)]["accuracy"] == by[("mnist", "memorynet", None)]["accuracy"]
+    assert "BLAS limit" in (tmp_path / "benchmarks.md").read_text()
