@@ -128,3 +128,23 @@ def test_scatter_mean_update_does_not_modify_its_inputs(rng):
     kernels.scatter_mean_update(memories, counters, np.array([1, 1]), np.ones((2, 2), np.float32))
     np.testing.assert_array_equal(memories, before[0])
     np.testing.assert_array_equal(counters, before[1])
+
+
+def test_nearest_per_class_matches_brute_force(rng):
+    X = rng.random((15, 5), dtype=np.float32)
+    M = rng.random((20, 5), dtype=np.float32)
+    classes = rng.integers(0, 3, 20)  # class 3 has no neuron
+    got = kernels.nearest_per_class(X, M, classes, 4)
+    ref = reference_distances(X, M, "l2")
+    for k in range(3):
+        np.testing.assert_allclose(got[:, k], ref[:, classes == k].min(axis=1), rtol=1e-4, atol=1e-5)
+    assert np.isinf(got[:, 3]).all()
+
+
+def test_closest_disjoint_pairs_is_greedy_and_disjoint():
+    points = np.array([[0.0], [0.1], [0.15], [5.0], [5.3], [9.0]], dtype=np.float32)
+    D = kernels.pairwise_distances(points, points)
+    keep, drop = kernels.closest_disjoint_pairs(D, 2)
+    assert sorted(zip(keep.tolist(), drop.tolist())) == [(1, 2), (3, 4)]
+    keep, drop = kernels.closest_disjoint_pairs(D, 10)  # at most m // 2 pairs exist
+    assert len(keep) == 3 and len(set(keep) | set(drop)) == 6

@@ -245,3 +245,27 @@ def test_unfitted_model_says_so():
 def test_scikit_learn_conformance():
     # Every check applies: check_estimator raises on the first failure.
     check_estimator(MemoryNetworkClassifier(random_state=0))
+
+
+def test_balanced_budget_gives_each_class_its_share(blobs):
+    X, y = blobs
+    model = MemoryNetworkClassifier(22, class_budget="balanced", random_state=0).fit(X, y)
+    assert sorted(np.bincount(np.searchsorted(model.classes_, model.labels_))) == [5, 5, 6, 6]
+    assert model.counters_.sum() == len(X)
+
+
+def test_consolidation_merges_the_closest_pair_to_store_a_novel_input():
+    X = np.array([[0.0], [0.2], [10.0], [30.0]], dtype=np.float32)
+    y = np.zeros(4, dtype=int)
+    model = MemoryNetworkClassifier(3, threshold=0.01, consolidate=True, batch_size=1, shuffle=False).fit(X, y)
+    # [0] and [0.2] merged (mean 0.1, counter 2); the novel 30 took the freed slot.
+    np.testing.assert_allclose(sorted(model.memories_.ravel()), [0.1, 10.0, 30.0], atol=1e-6)
+    assert sorted(model.counters_) == [1, 1, 2]
+    paper_rule = MemoryNetworkClassifier(3, threshold=0.01, batch_size=1, shuffle=False).fit(X, y)
+    np.testing.assert_allclose(sorted(paper_rule.memories_.ravel()), [0.0, 0.2, 20.0], atol=1e-6)
+
+
+def test_consolidation_keeps_every_input_counted(blobs):
+    X, y = blobs
+    model = MemoryNetworkClassifier(20, threshold=0.5, consolidate=True, batch_size=32, random_state=0).fit(X, y)
+    assert model.counters_.sum() == len(X) and model.n_neurons_ == 20

@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from . import __version__, datasets, preprocessing
 from ._atomic import atomic_write
 from .evaluation import machine_info
 from .model import MemoryNetworkClassifier
+from .receptive_fields import LocalReceptiveFieldClassifier
 from .thresholds import threshold_from_quantile
 
 __all__ = ["RunConfig", "Experiment", "EXPERIMENTS", "experiment", "run_one", "run_experiment", "summarize",
@@ -53,10 +54,21 @@ class RunConfig:
     preprocessing: str = "scale"
     split: str = "test"
     model: str = "memorynet"
+    n_neighbors: int = 1
+    weights: str = "uniform"
+    p: float = 2.0
+    class_budget: str = "shared"
+    consolidate: bool = False
+    patch_size: int | None = None  # local receptive fields when set
+    stride: int | None = None
+    search_backend: str = "numpy"
 
     def key(self) -> str:
-        """Canonical text of the configuration, used to recognise runs already done."""
-        return json.dumps(asdict(self), sort_keys=True)
+        """Canonical text of the configuration (fields at their defaults left out, so results written before a
+        field existed still match), used to recognise runs already done."""
+        defaults = RunConfig(self.label, self.dataset)
+        return json.dumps({k: v for k, v in asdict(self).items()
+                           if k in ("label", "dataset") or v != getattr(defaults, k)}, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,39 @@ def _threshold_tuning(dataset: str, max_neurons: int, quantiles) -> tuple[RunCon
                            split="validation") for q in quantiles)
 
 
+def _ablation(dataset: str, n: int, patch: tuple[int, int], rf_neurons: int, quick: bool) -> tuple[RunConfig, ...]:
+    """Each mechanism alone against the paper's model, then cumulative combinations."""
+    base = RunConfig("paper's model (L2, scaled pixels)", dataset, n)
+    ps, st = patch
+    alone = [
+        base,
+        replace(base, label="L1 distance", distance="l1", search_backend="faiss"),
+        replace(base, label="cosine distance", distance="cosine"),
+        replace(base, label="L3 (Minkowski p=3)", distance="lp", p=3.0, search_backend="faiss"),
+        replace(base, label="5 nearest neurons, distance-weighted", n_neighbors=5, weights="distance"),
+        replace(base, label="per-image standardisation", preprocessing="standardize"),
+        replace(base, label="local contrast normalisation", preprocessing="lcn"),
+        replace(base, label="difference of Gaussians (centre-surround)", preprocessing="dog"),
+        replace(base, label="class-balanced budget", class_budget="balanced"),
+        replace(base, label="threshold q=0.9 + consolidation", threshold_quantile=0.9, consolidate=True),
+        replace(base, label=f"local receptive fields {ps}px/{st}px", max_neurons=rf_neurons, patch_size=ps,
+                stride=st),
+    ]
+    if dataset == "cifar10":
+        alone += [replace(base, label="opponent colours", preprocessing="opponent+standardize"),
+                  replace(base, label="channel voting", channel_voting=True)]
+    rf = alone[10]
+    combined = [
+        replace(rf, label="+ difference of Gaussians", preprocessing="dog"),
+        replace(rf, label="+ difference of Gaussians + class-balanced", preprocessing="dog", class_budget="balanced"),
+    ]
+    if dataset == "cifar10":
+        combined.append(replace(rf, label="+ opponent colours, standardised", preprocessing="opponent+standardize"))
+    if quick:
+        return (base, alone[5], alone[7], rf, combined[0])
+    return tuple(alone + combined)
+
+
 def experiment(name: str, quick: bool = False) -> Experiment:
     """The named experiment, full or ``quick`` (fewer values, 2 seeds)."""
     if name == "mnist":
@@ -132,10 +177,17 @@ def experiment(name: str, quick: bool = False) -> Experiment:
             configs = _threshold_tuning("mnist", 60000, quantiles) + _threshold_tuning("cifar10", 50000, quantiles)
         return Experiment("threshold", "Threshold quantile on the validation split (hyperparameter choice)",
                           configs, (0, 1))
+    if name == "ablation":
+        if quick:
+            configs = _ablation("mnist", 1000, (14, 7), 1000, True)
+        else:
+            configs = _ablation("mnist", 6000, (14, 7), 6000, False) + _ablation("cifar10", 5000, (16, 8), 5000, False)
+        return Experiment("ablation", "Beyond the paper: each mechanism alone, then combined (one pass)", configs,
+                          (0, 1) if quick else (0, 1, 2), "about 97 % (MNIST) and about 40 % (CIFAR-10)")
     raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
 
 
-EXPERIMENTS = ("mnist", "cifar10", "figure2", "threshold")
+EXPERIMENTS = ("mnist", "cifar10", "figure2", "threshold", "ablation")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -158,12 +210,19 @@ def _estimator(config: RunConfig, X_train, y_train, seed: int):
         return NearestCentroid()
     if config.model == "1-nn":
         return MemoryNetworkClassifier(max_neurons=len(X_train), random_state=seed)
+    if config.patch_size is not None:
+        return LocalReceptiveFieldClassifier(config.patch_size, config.stride, config.max_neurons,
+                                             distance=config.distance, p=config.p, class_budget=config.class_budget,
+                                             random_state=seed)
     threshold = None
     if config.threshold_quantile is not None:
         threshold = threshold_from_quantile(X_train, y_train, config.threshold_quantile, config.distance,
-                                            random_state=seed)
+                                            p=config.p, random_state=seed)
     return MemoryNetworkClassifier(max_neurons=config.max_neurons, threshold=threshold, distance=config.distance,
-                                   channel_voting=config.channel_voting, random_state=seed)
+                                   p=config.p, n_neighbors=config.n_neighbors, weights=config.weights,
+                                   channel_voting=config.channel_voting, class_budget=config.class_budget,
+                                   consolidate=config.consolidate, search_backend=config.search_backend,
+                                   random_state=seed)
 
 
 def run_one(config: RunConfig, seed: int, data_dir=None) -> dict:
@@ -184,7 +243,7 @@ def run_one(config: RunConfig, seed: int, data_dir=None) -> dict:
 
 
 def _pending(exp: Experiment, done: list[dict]) -> list[tuple[RunConfig, int]]:
-    finished = {(json.dumps(r["config"], sort_keys=True), r["seed"]) for r in done}
+    finished = {(RunConfig(**r["config"]).key(), r["seed"]) for r in done}
     todo = [(c, s) for c in exp.configs for s in exp.seeds]
     todo += [(c, exp.seeds[0]) for c in exp.baselines]  # baselines do not depend on the seed
     return [(c, s) for c, s in todo if (c.key(), s) not in finished]
@@ -253,7 +312,7 @@ def summarize(runs: list[dict]) -> list[dict]:
     """One row per configuration: mean and std of accuracy over seeds, median neurons and timings."""
     groups: dict[str, list[dict]] = {}
     for run in runs:
-        groups.setdefault(json.dumps(run["config"], sort_keys=True), []).append(run)
+        groups.setdefault(RunConfig(**run["config"]).key(), []).append(run)
     rows = []
     for members in groups.values():
         acc = np.array([m["accuracy"] for m in members])
@@ -266,23 +325,25 @@ def summarize(runs: list[dict]) -> list[dict]:
 
 def _order(exp: Experiment, rows: list[dict]) -> list[dict]:
     position = {c.key(): i for i, c in enumerate(exp.configs + exp.baselines)}
-    known = [r for r in rows if json.dumps(r["config"], sort_keys=True) in position]
-    return sorted(known, key=lambda r: position[json.dumps(r["config"], sort_keys=True)])
+    known = [r for r in rows if RunConfig(**r["config"]).key() in position]
+    return sorted(known, key=lambda r: position[RunConfig(**r["config"]).key()])
 
 
 def markdown_table(exp: Experiment, runs: list[dict]) -> str:
     """The experiment's table: accuracy mean ± std per configuration, baselines and the paper's figure."""
     rows = _order(exp, summarize(runs))
     lines = [f"## {exp.title}", "",
-             "| configuration | max_neurons | preprocessing | accuracy (mean ± std) | seeds | neurons used "
-             "| train s | predict s |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+             "| data | configuration | max_neurons | preprocessing | accuracy (mean ± std) | seeds | neurons used "
+             "| train s | predict s |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         c = r["config"]
         extra = [f"q={c['threshold_quantile']}" if c["threshold_quantile"] is not None else "",
                  "channel voting" if c["channel_voting"] else "", c["distance"] if c["distance"] != "l2" else ""]
         extra = [e for e in extra if e and e.lower() not in c["label"].lower()]
         name = c["label"] + (f" ({', '.join(extra)})" if extra else "")
-        lines.append(f"| {name} | {c['max_neurons'] if c['model'] == 'memorynet' else '—'} | {c['preprocessing']} "
+        budget = c["max_neurons"] if c["model"] == "memorynet" else "—"
+        budget = f"{budget} per position" if c.get("patch_size") else budget
+        lines.append(f"| {c['dataset']} | {name} | {budget} | {c['preprocessing']} "
                      f"| {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % | {r['n_seeds']} | {r['n_neurons']:.0f} "
                      f"| {r['train_seconds']:.2f} | {r['predict_seconds']:.2f} |")
     split = {r["config"]["split"] for r in rows}

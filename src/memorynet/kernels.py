@@ -17,8 +17,8 @@ from scipy.spatial.distance import cdist
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
-__all__ = ["METRICS", "pairwise_distances", "nearest_neurons", "nearest_same_label", "scatter_mean_update",
-           "row_sq_norms"]
+__all__ = ["METRICS", "pairwise_distances", "nearest_neurons", "nearest_same_label", "nearest_per_class",
+           "scatter_mean_update", "closest_disjoint_pairs", "row_sq_norms"]
 
 METRICS = ("l2", "l1", "cosine", "lp")
 
@@ -151,3 +151,49 @@ def scatter_mean_update(memories: np.ndarray, counters: np.ndarray, targets: np.
     counts = counters[rows].astype(np.float64)
     new = (memories[rows] * counts[:, None] + sums) / (counts + hits)[:, None]
     return rows, new.astype(memories.dtype), counters[rows] + hits
+
+
+def nearest_per_class(X: np.ndarray, M: np.ndarray, m_classes: np.ndarray, n_classes: int, metric: str = "l2", *,
+                      p: float = 2.0) -> np.ndarray:
+    """Distance from each row of ``X`` to the nearest row of ``M`` of every class, (n, n_classes) float32.
+
+    Classes without a row get ``inf``. Computed block by block within the working memory.
+    """
+    out = np.full((len(X), n_classes), np.inf, dtype=np.float32)
+    order = np.argsort(m_classes, kind="stable")
+    present, starts = np.unique(m_classes[order], return_index=True)
+    M_sorted = M[order]
+    for rows in _blocks(len(X), len(M)):
+        D = pairwise_distances(X[rows], M_sorted, metric, p=p)
+        block = out[rows]  # a view: rows is a slice
+        block[:, present] = np.minimum.reduceat(D, starts, axis=1)
+    return out
+
+
+def closest_disjoint_pairs(D: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``k`` pairs (i, j), i < j, of a symmetric (m, m) distance matrix, closest first, no index reused.
+
+    Returns ``(keep, drop)`` index arrays. Greedy: the closest pair, then the closest among unused rows, ...;
+    only a shortlist of the smallest distances is sorted, widened when it runs out of disjoint pairs.
+    """
+    m = len(D)
+    i, j = np.triu_indices(m, k=1)
+    values = D[i, j]
+    shortlist = min(len(values), max(8 * k, 64))
+    while True:
+        candidates = np.argpartition(values, shortlist - 1)[:shortlist] if shortlist < len(values) \
+            else np.arange(len(values))
+        candidates = candidates[np.argsort(values[candidates], kind="stable")]
+        used = np.zeros(m, dtype=bool)
+        keep, drop = [], []
+        for c in candidates:
+            if len(keep) == k:
+                break
+            a, b = i[c], j[c]
+            if not used[a] and not used[b]:
+                used[a] = used[b] = True
+                keep.append(a)
+                drop.append(b)
+        if len(keep) == k or shortlist == len(values):
+            return np.array(keep, dtype=np.intp), np.array(drop, dtype=np.intp)
+        shortlist = min(len(values), 4 * shortlist)  # too many shared rows among the shortlist: widen it

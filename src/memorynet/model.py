@@ -19,6 +19,19 @@ __all__ = ["MemoryNetworkClassifier"]
 _MAX_ABS_INPUT = 1e15  # (1e15)^2 times any realistic feature count stays below float32's 3.4e38
 
 
+def _first_per_group(mask: np.ndarray, groups: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Of the positions where ``mask`` holds, the first ``room[g]`` of each group g, in order, (n,) bool."""
+    picked = np.flatnonzero(mask)
+    order = np.argsort(groups[picked], kind="stable")
+    sorted_groups = groups[picked][order]
+    starts = np.searchsorted(sorted_groups, sorted_groups, side="left")
+    rank = np.empty(len(picked), dtype=np.intp)
+    rank[order] = np.arange(len(picked)) - starts  # position of each pick within its group
+    out = np.zeros(len(mask), dtype=bool)
+    out[picked[rank < room[groups[picked]]]] = True
+    return out
+
+
 class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
     """A bank of neuron memories learnt in one pass, without backpropagation or convolutions.
 
@@ -55,6 +68,14 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         What keeps a full memory from meeting a label without a neuron. ``"reserve"`` keeps one free slot
         per declared class until that class has a neuron (growth of other classes stops short of them);
         ``"error"`` reserves nothing and raises ``ValueError`` when it happens.
+    class_budget : {"shared", "balanced"}, default="shared"
+        ``"shared"``: classes fill the memory first come, first served; ``"balanced"``: each class may hold at
+        most its share ``max_neurons // n_classes`` (the remainder to the first classes).
+    consolidate : bool, default=False
+        With a ``threshold``: when there is no room for a novel input (farther than the threshold from its
+        label's neurons), merge the two closest neurons of its label (counter-weighted mean) and store the input
+        in the freed slot, instead of averaging it into its nearest neuron. Merges are chosen per batch from the
+        memory after the batch's updates, as disjoint closest pairs.
     shuffle : bool, default=True
         Whether ``fit`` visits the training samples in a random order (``partial_fit`` keeps the stream's order).
     random_state : int, RandomState or None, default=None
@@ -96,6 +117,8 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [None, tuple, list],
         "new_label_policy": [StrOptions({"reserve", "error"})],
+        "class_budget": [StrOptions({"shared", "balanced"})],
+        "consolidate": ["boolean"],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "search_backend": [StrOptions({"numpy", "faiss", "torch"})],
@@ -105,7 +128,8 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, max_neurons: int = 10000, *, threshold: float | None = None, distance: str = "l2",
                  p: float = 2.0, n_neighbors: int = 1, weights: str = "uniform", channel_voting: bool = False,
                  batch_size: int = 1024, image_shape: tuple[int, int, int] | None = None,
-                 new_label_policy: str = "reserve", shuffle: bool = True, random_state=None,
+                 new_label_policy: str = "reserve", class_budget: str = "shared", consolidate: bool = False,
+                 shuffle: bool = True, random_state=None,
                  search_backend: str = "numpy", verbose: bool = False):
         self.max_neurons = max_neurons
         self.threshold = threshold
@@ -117,6 +141,8 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.image_shape = image_shape
         self.new_label_policy = new_label_policy
+        self.class_budget = class_budget
+        self.consolidate = consolidate
         self.shuffle = shuffle
         self.random_state = random_state
         self.search_backend = search_backend
@@ -231,8 +257,17 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
             stop = start + self.batch_size
             self._learn_batch(X[start:stop], classes[start:stop])
 
+    def _class_room(self) -> np.ndarray:
+        """Free slots per class under ``class_budget="balanced"``, (n_classes,)."""
+        n_classes = len(self.classes_)
+        share = np.full(n_classes, self.max_neurons // n_classes)
+        share[: self.max_neurons % n_classes] += 1
+        return share - np.bincount(self._bank_class[: self.n_neurons_], minlength=n_classes)
+
     def _grow_mask(self, eligible: np.ndarray, classes: np.ndarray, represented: np.ndarray) -> np.ndarray:
         """Which inputs of the batch become new neurons, in batch order, within the free slots."""
+        if self.class_budget == "balanced":
+            return _first_per_group(eligible, classes, self._class_room())
         free = self.max_neurons - self.n_neurons_
         grow = np.zeros(len(classes), dtype=bool)
         if self.new_label_policy == "reserve":
@@ -242,6 +277,13 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
             free -= int((~represented).sum())
         grow[np.flatnonzero(eligible & ~grow)[: max(free, 0)]] = True
         return grow
+
+    def _consolidation_mask(self, eligible: np.ndarray, grow: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """Novel inputs with no room that will replace a merged pair: at most half of their label's neurons."""
+        if not self.consolidate or self.threshold is None:
+            return np.zeros(len(classes), dtype=bool)
+        neurons = np.bincount(self._bank_class[: self.n_neurons_], minlength=len(self.classes_))
+        return _first_per_group(eligible & ~grow & (neurons[classes] > 0), classes, neurons // 2)
 
     def _learn_batch(self, x: np.ndarray, classes: np.ndarray) -> None:
         n0 = self.n_neurons_
@@ -254,7 +296,8 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
             dist, target = kernels.nearest_same_label(x, classes, bank, bank_class, **metric)
             eligible = dist > self.threshold
         grow = self._grow_mask(eligible, classes, represented)
-        stay = np.flatnonzero(~grow)
+        placed = self._consolidation_mask(eligible, grow, classes)
+        stay = np.flatnonzero(~grow & ~placed)
         if self.threshold is None:
             target = np.full(len(x), -1, dtype=np.intp)
             target[stay] = kernels.nearest_same_label(x[stay], classes[stay], bank, bank_class, **metric)[1]
@@ -274,7 +317,24 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
             rows, memories, counts = kernels.scatter_mean_update(self._bank, self._bank_count, target[stay],
                                                                  x[stay])
             self._bank[rows], self._bank_count[rows] = memories, counts
+        if placed.any():
+            self._merge_and_place(x[placed], classes[placed])
         self.n_samples_seen_ += len(x)
+
+    def _merge_and_place(self, x: np.ndarray, classes: np.ndarray) -> None:
+        """Merge the closest disjoint same-label pairs (counter-weighted) and store ``x`` in the freed slots."""
+        n = self.n_neurons_
+        for label in np.unique(classes):
+            newcomers = x[classes == label]
+            rows = np.flatnonzero(self._bank_class[:n] == label)
+            D = kernels.pairwise_distances(self._bank[rows], self._bank[rows], self.distance, p=self.p)
+            keep, drop = kernels.closest_disjoint_pairs(D, len(newcomers))
+            keep, drop = rows[keep], rows[drop]
+            c_keep, c_drop = self._bank_count[keep], self._bank_count[drop]
+            self._bank[keep] = ((self._bank[keep] * c_keep[:, None] + self._bank[drop] * c_drop[:, None])
+                                / (c_keep + c_drop)[:, None])
+            self._bank_count[keep] = c_keep + c_drop
+            self._bank[drop], self._bank_count[drop] = newcomers, 1
 
     def _append(self, x: np.ndarray, classes: np.ndarray) -> None:
         n0, n1 = self.n_neurons_, self.n_neurons_ + len(x)
@@ -285,6 +345,14 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
             self._bank_count = np.resize(self._bank_count, capacity)
         self._bank[n0:n1], self._bank_class[n0:n1], self._bank_count[n0:n1] = x, classes, 1
         self.n_neurons_ = n1
+
+    @staticmethod
+    def preset(name: str, random_state=None):
+        """An unfitted pipeline (preprocessing -> memory) for a named configuration: ``"paper"``,
+        ``"mnist-best"``, ``"cifar10-best"`` (see ``memorynet.presets``); it takes raw 0-255 images."""
+        from .presets import preset
+
+        return preset(name, random_state)
 
     # ------------------------------------------------------------------------------------------------------------
     # Persistence (format and checks: memorynet.persistence)

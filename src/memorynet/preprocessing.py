@@ -7,8 +7,10 @@ images (n, C', H, W); they are fixed, position-independent operations with no le
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
-__all__ = ["scale_pixels", "raw_pixels", "standardize_images", "grayscale", "TRANSFORMS", "apply"]
+__all__ = ["scale_pixels", "raw_pixels", "standardize_images", "grayscale", "local_contrast_normalize",
+           "difference_of_gaussians", "opponent_colors", "TRANSFORMS", "apply"]
 
 
 def scale_pixels(X: np.ndarray, pixel_max: float = 255.0) -> np.ndarray:
@@ -36,12 +38,46 @@ def grayscale(X: np.ndarray, pixel_max: float = 255.0) -> np.ndarray:
     return scale_pixels(X, pixel_max).mean(axis=1, keepdims=True)
 
 
+def _blur(X: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of every channel of every image, (n, C, H, W): a fixed retina-like local operation."""
+    return gaussian_filter(X, sigma=(0, 0, sigma, sigma), mode="reflect")
+
+
+def local_contrast_normalize(X: np.ndarray, pixel_max: float = 255.0, sigma: float = 2.0) -> np.ndarray:
+    """Local contrast normalisation: subtract the Gaussian-weighted local mean, divide by the local standard
+    deviation (floored at its image mean, so flat regions are not blown up); per image and channel."""
+    X = scale_pixels(X, pixel_max)
+    centred = X - _blur(X, sigma)
+    local_std = np.sqrt(_blur(centred**2, sigma))
+    floor = local_std.mean(axis=(2, 3), keepdims=True)
+    return centred / np.maximum(local_std, np.maximum(floor, 1e-4))
+
+
+def difference_of_gaussians(X: np.ndarray, pixel_max: float = 255.0, centre: float = 1.0,
+                            surround: float = 2.0) -> np.ndarray:
+    """Retinal centre-surround response: a narrow Gaussian blur minus a wide one, per channel."""
+    X = scale_pixels(X, pixel_max)
+    return _blur(X, centre) - _blur(X, surround)
+
+
+def opponent_colors(X: np.ndarray, pixel_max: float = 255.0) -> np.ndarray:
+    """RGB -> luminance, red-green and blue-yellow opponent channels (as in primate colour vision)."""
+    X = scale_pixels(X, pixel_max)
+    if X.shape[1] != 3:
+        raise ValueError(f"opponent colours need 3 (RGB) channels, got {X.shape[1]}")
+    r, g, b = X[:, 0], X[:, 1], X[:, 2]
+    return np.stack([(r + g + b) / 3, r - g, (r + g) / 2 - b], axis=1)
+
+
 TRANSFORMS = {"scale": scale_pixels, "raw": raw_pixels, "standardize": standardize_images,
-              "grayscale": grayscale}
+              "grayscale": grayscale, "lcn": local_contrast_normalize, "dog": difference_of_gaussians,
+              "opponent": opponent_colors}
 
 
 def apply(name: str, X: np.ndarray, pixel_max: float) -> np.ndarray:
-    """Apply the named transform (a key of ``TRANSFORMS``)."""
-    if name not in TRANSFORMS:
-        raise ValueError(f"unknown preprocessing {name!r}; choose one of {', '.join(TRANSFORMS)}")
-    return TRANSFORMS[name](X, pixel_max)
+    """Apply the named transform, or a chain ``"a+b"`` (a first, on raw intensities; then b on its output)."""
+    for i, part in enumerate(name.split("+")):
+        if part not in TRANSFORMS:
+            raise ValueError(f"unknown preprocessing {part!r}; choose from {', '.join(TRANSFORMS)} (join with '+')")
+        X = TRANSFORMS[part](X, pixel_max if i == 0 else 1.0)
+    return X
