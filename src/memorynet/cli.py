@@ -177,10 +177,15 @@ def _cmd_stream(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from . import experiments
+    from . import claims, experiments
 
-    names = experiments.EXPERIMENTS if args.only is None else args.only
+    names = _experiment_names() if args.only is None else args.only
     for name in names:
+        if name in claims.CLAIMS:
+            for path in claims.run_claim(name, args.out, args.data_dir, args.quick, not args.no_progress):
+                print(f"wrote {path}")
+            print((Path(args.out) / f"{name}.md").read_text())
+            continue
         exp = experiments.experiment(name, quick=args.quick)
         runs = experiments.run_experiment(exp, args.out, data_dir=args.data_dir, jobs=args.jobs,
                                           scheduler=args.scheduler, progress=not args.no_progress)
@@ -248,13 +253,44 @@ def build_parser() -> argparse.ArgumentParser:
                            help="folder holding the official files (default: $MEMORYNET_DATA, else the cache)")
     reproduce.add_argument("--no-progress", action="store_true", help="hide progress bars")
     reproduce.set_defaults(handler=_cmd_reproduce)
+
+    show = commands.add_parser("show", help="draw a saved model: memories, confusion matrix, nearest neurons",
+                               description="Draw a saved model's neuron memories (grouped by class, with counters), "
+                                           "its confusion matrix on a test set, and the nearest neurons of a few "
+                                           "test images, as PNG files in OUT.")
+    show.add_argument("--model", required=True, help="model file written by train --save")
+    show.add_argument("--out", required=True, help="folder for the PNG files")
+    _data_options(show, default=None)
+    show.set_defaults(handler=_cmd_show)
     return parser
 
 
 def _experiment_names() -> tuple[str, ...]:
+    from .claims import CLAIMS
     from .experiments import EXPERIMENTS
 
-    return EXPERIMENTS
+    return EXPERIMENTS + CLAIMS
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from . import plots
+
+    model, meta = _load_model(args.model)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = meta.get("class_names")
+    written = [plots.memory_montage(model, out / "memories.png", names)]
+    args.dataset = args.dataset or meta.get("dataset") or "digits"
+    dataset = _load(args)
+    X = preprocessing.apply(meta.get("preprocessing", "scale"), dataset.X_test, meta.get("pixel_max",
+                                                                                         dataset.pixel_max))
+    written.append(plots.confusion_figure(dataset.y_test, model.predict(X), model.classes_, out / "confusion.png",
+                                          names))
+    picks = np.random.default_rng(0).choice(len(X), size=min(6, len(X)), replace=False)
+    written.append(plots.nearest_neurons_figure(model, X[picks], out / "nearest.png"))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ._atomic import atomic_write  # noqa: E402
 
-__all__ = ["plot_sweep"]
+import numpy as np  # noqa: E402
+
+__all__ = ["plot_sweep", "plot_fewshot", "plot_continual", "plot_energy", "memory_montage", "confusion_figure",
+           "nearest_neurons_figure"]
+
+
+def _save(fig, path) -> Path:
+    fig.tight_layout()
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
+    plt.close(fig)
+    return Path(path)
+
+
+def _image(memory: np.ndarray) -> np.ndarray:
+    """(C, H, W) -> something imshow draws: gray (H, W) or RGB (H, W, 3) stretched to [0, 1]."""
+    img = memory[0] if memory.shape[0] == 1 else np.moveaxis(memory[:3], 0, -1)
+    low, high = float(img.min()), float(img.max())
+    return (img - low) / (high - low) if high > low else np.zeros_like(img)
 
 
 def plot_sweep(exp, rows: list[dict], path: str | Path) -> Path:
@@ -35,7 +52,103 @@ def plot_sweep(exp, rows: list[dict], path: str | Path) -> Path:
     ax.set_title(exp.title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=120))
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
+
+
+def plot_fewshot(result: dict, path) -> Path:
+    """Accuracy against examples per class, one panel per data set, one line per model (mean ± std)."""
+    names = list(dict.fromkeys(r["dataset"] for r in result["rows"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for model in dict.fromkeys(r["model"] for r in result["rows"]):
+            runs = [r for r in result["rows"] if r["dataset"] == name and r["model"] == model]
+            shots = sorted({r["shots"] for r in runs})
+            acc = [[100 * r["accuracy"] for r in runs if r["shots"] == k] for k in shots]
+            ax.errorbar(shots, [np.mean(a) for a in acc], yerr=[np.std(a) for a in acc], marker="o", capsize=3,
+                        label=model)
+        ax.set_xscale("log")
+        ax.set(xlabel="training examples per class", ylabel="test accuracy (%)", title=f"few-shot: {name}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_continual(result: dict, path) -> Path:
+    """Accuracy on the classes seen so far after each task, per model and data set."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key in dict.fromkeys((r["dataset"], r["model"]) for r in result["rows"]):
+        runs = [r for r in result["rows"] if (r["dataset"], r["model"]) == key]
+        seen = 100 * np.array([r["accuracy_seen"] for r in runs])
+        ax.errorbar(np.arange(1, seen.shape[1] + 1), seen.mean(0), yerr=seen.std(0), marker="o", capsize=3,
+                    label=f"{key[0]}: {key[1]}")
+    ax.set(xlabel="tasks learnt (2 classes each)", ylabel="accuracy on classes seen (%)",
+           title="class-incremental learning, single pass")
+    ax.set_xticks(range(1, 6))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_energy(result: dict, path) -> Path:
+    """Test accuracy against total training multiply-adds (log axis)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in result["rows"]:
+        marker = "o" if r["model"] == "memorynet" else "s"
+        ax.scatter(r["total_train_macs"], 100 * r["accuracy"], marker=marker, s=50)
+        label = f"memorynet {r['max_neurons']}" if r["max_neurons"] else f"{r['model']}, {r['epochs']} epochs"
+        ax.annotate(label, (r["total_train_macs"], 100 * r["accuracy"]), fontsize=8, xytext=(4, 4),
+                    textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set(xlabel="multiply-adds to train (MNIST)", ylabel="test accuracy (%)", title="operations to reach an accuracy")
+    ax.grid(True, alpha=0.3)
+    return _save(fig, path)
+
+
+def memory_montage(model, path, class_names=None, per_class: int = 12) -> Path:
+    """The neuron memories drawn as images, one row per class (most-used first), titled with their counters."""
+    classes = model.classes_
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 1.05), squeeze=False)
+    labels, counters, memories = model.labels_, model.counters_, model.memories_
+    for row, label in enumerate(classes):
+        rows = np.flatnonzero(labels == label)
+        rows = rows[np.argsort(-counters[rows], kind="stable")][:per_class]
+        for col, ax in enumerate(axes[row]):
+            ax.axis("off")
+            if col < len(rows):
+                ax.imshow(_image(memories[rows[col]]), cmap="gray")
+                ax.set_title(f"c={counters[rows[col]]}", fontsize=6)
+        name = class_names[int(label)] if class_names is not None and np.issubdtype(type(label), np.integer) else label
+        axes[row][0].text(-0.3, 0.5, str(name), transform=axes[row][0].transAxes, ha="right", va="center", fontsize=8)
+    fig.suptitle(f"{model.n_neurons_} neurons, most-used per class (c = inputs absorbed)", fontsize=9)
+    return _save(fig, path)
+
+
+def confusion_figure(y_true, y_pred, labels, path, class_names=None) -> Path:
+    """Confusion matrix on a test set (counts, rows = true class)."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    names = class_names if class_names is not None else labels
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, display_labels=names, ax=ax,
+                                            colorbar=False, xticks_rotation=45)
+    ax.set_title(f"accuracy {100 * np.mean(np.asarray(y_true) == np.asarray(y_pred)):.2f} %")
+    return _save(fig, path)
+
+
+def nearest_neurons_figure(model, images: np.ndarray, path, k: int = 5) -> Path:
+    """For a few test images (n, C, H, W), the image and its k nearest neurons with their labels."""
+    from .kernels import nearest_neurons
+
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    bank = model.memories_.reshape(model.n_neurons_, -1)
+    distances, idx = nearest_neurons(flat, bank, k, model.distance, p=model.p)
+    fig, axes = plt.subplots(len(images), k + 1, figsize=((k + 1) * 1.1, len(images) * 1.2), squeeze=False)
+    for i, image in enumerate(images):
+        axes[i][0].imshow(_image(image), cmap="gray")
+        axes[i][0].set_title("input", fontsize=7)
+        for j in range(k):
+            axes[i][j + 1].imshow(_image(model.memories_[idx[i, j]]), cmap="gray")
+            axes[i][j + 1].set_title(f"{model.labels_[idx[i, j]]} d={distances[i, j]:.1f}", fontsize=6)
+        for ax in axes[i]:
+            ax.axis("off")
+    return _save(fig, path)

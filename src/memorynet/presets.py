@@ -20,9 +20,9 @@ __all__ = ["PRESETS", "preset"]
 # name: (preprocessing chain, estimator factory); inputs are raw 0-255 images (n, C, H, W).
 PRESETS = {
     "paper": ("scale", lambda seed: MemoryNetworkClassifier(10000, random_state=seed)),
-    "mnist-best": ("dog", lambda seed: LocalReceptiveFieldClassifier(14, 7, 6000, random_state=seed)),
+    "mnist-best": ("dog+standardize", lambda seed: LocalReceptiveFieldClassifier(14, 7, 20000, random_state=seed)),
     "cifar10-best": ("opponent+standardize",
-                     lambda seed: LocalReceptiveFieldClassifier(16, 8, 5000, random_state=seed)),
+                     lambda seed: LocalReceptiveFieldClassifier(8, 4, 5000, random_state=seed)),
 }
 
 

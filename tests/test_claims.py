@@ -1,0 +1,58 @@
+"""The claim experiments (quick variants) and the `show` command."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from memorynet import claims
+
+
+@pytest.fixture(scope="module")
+def quick_claims(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("claims")
+    result = subprocess.run([sys.executable, "-m", "memorynet.cli", "reproduce", "--quick", "--only", "fewshot",
+                             "--only", "continual", "--only", "energy", "--data-dir", str(data_dir), "--out", str(out),
+                             "--no-progress"], capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+def test_fewshot_files_and_the_one_nn_identity(quick_claims):
+    rows = json.loads((quick_claims / "fewshot.json").read_text())["rows"]
+    by = {(r["model"], r["shots"], r["seed"]): r["accuracy"] for r in rows}
+    for (model, shots, seed), acc in by.items():
+        if model.startswith("memorynet"):  # with room for every example the Memory Network is 1-NN
+            assert acc == by[("1-NN (scikit-learn)", shots, seed)]
+    assert (quick_claims / "fewshot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_continual_memorynet_forgets_less_than_the_mlp(quick_claims):
+    rows = json.loads((quick_claims / "continual.json").read_text())["rows"]
+    forgetting = {r["model"].split()[0]: r["forgetting"] for r in rows}
+    assert forgetting["memorynet"] < 0.1 < forgetting["MLP"]
+    assert all(len(r["matrix"]) == 5 for r in rows)
+
+
+def test_energy_analytic_count_matches_the_instrumented_run(quick_claims):
+    rows = json.loads((quick_claims / "energy.json").read_text())["rows"]
+    for r in rows:
+        if r["model"] == "memorynet":
+            assert r["train_macs_per_sample_measured"] == pytest.approx(r["train_macs_per_sample_analytic"], rel=0.05)
+    assert "MACs" in (quick_claims / "energy.md").read_text()
+
+
+def test_tasks_are_pairs_of_classes():
+    assert [t.tolist() for t in claims._tasks(np.arange(10).repeat(3))] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+
+
+def test_show_draws_the_model(tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "memorynet.cli", *a], capture_output=True,  # noqa: E731
+                                    text=True, timeout=300)
+    assert run("train", "--no-progress", "--max-neurons", "200", "--save", str(tmp_path / "m.mnet")).returncode == 0
+    out = run("show", "--model", str(tmp_path / "m.mnet"), "--out", str(tmp_path / "fig"))
+    assert out.returncode == 0, out.stderr
+    for name in ("memories.png", "confusion.png", "nearest.png"):
+        assert (tmp_path / "fig" / name).read_bytes()[:4] == b"\x89PNG"
