@@ -184,3 +184,15 @@ def test_saved_mnist_model_predicts_the_same(mnist, tmp_path):
     loaded, _ = load_model(save_model(model, tmp_path / "mnist.mnet"))
     X_test = scale_pixels(mnist.X_test)
     np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))
+
+
+def test_saved_files_get_ordinary_permissions(fitted, tmp_path):
+    import os
+
+    path = fitted[0].save(tmp_path / "m.mnet")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    path.chmod(0o640)
+    fitted[0].save(path)  # overwriting keeps the user's permissions
+    assert path.stat().st_mode & 0o777 == 0o640

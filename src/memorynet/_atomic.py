@@ -9,6 +9,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, else the default for new files under the current umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(fh)`` on a temporary file beside ``path`` and rename it to ``path`` once complete.
 
@@ -18,6 +28,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _mode_for(path))  # mkstemp makes 0600; give the permissions a plain open() would
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
