@@ -213,19 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save", metavar="PATH", help="save the fitted model (.mnet, no pickle) to PATH")
     train.set_defaults(handler=_cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="score a saved model on a test set",
-                                   description="Load a saved model and score it on a data set's test split.")
-    evaluate.add_argument("--model", required=True, help="model file written by train --save")
+    evaluate = _model_command(commands, "evaluate", _cmd_evaluate, "score a saved model on a test set",
+                              "Load a saved model and score it on a data set's test split.")
     _data_options(evaluate, default=None)
-    evaluate.set_defaults(handler=_cmd_evaluate)
 
-    predict = commands.add_parser("predict", help="label images with a saved model",
-                                  description="Print 'file, index, label, class name' for each image in "
-                                              ".npy arrays ((n, C, H, W), (n, H, W) or one image) or .png files, "
-                                              "given in raw intensities (0-255).")
-    predict.add_argument("--model", required=True, help="model file written by train --save")
+    predict = _model_command(commands, "predict", _cmd_predict, "label images with a saved model",
+                             "Print 'file, index, label, class name' for each image in .npy arrays ((n, C, H, W), "
+                             "(n, H, W) or one image) or .png files, given in raw intensities (0-255).")
     predict.add_argument("inputs", nargs="+", help=".npy or .png files")
-    predict.set_defaults(handler=_cmd_predict)
 
     stream = commands.add_parser(
         "stream", help="learn from a stream with checkpoints; rerun to resume after a crash",
@@ -254,14 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--no-progress", action="store_true", help="hide progress bars")
     reproduce.set_defaults(handler=_cmd_reproduce)
 
-    show = commands.add_parser("show", help="draw a saved model: memories, confusion matrix, nearest neurons",
-                               description="Draw a saved model's neuron memories (grouped by class, with counters), "
-                                           "its confusion matrix on a test set, and the nearest neurons of a few "
-                                           "test images, as PNG files in OUT.")
-    show.add_argument("--model", required=True, help="model file written by train --save")
+    show = _model_command(commands, "show", _cmd_show, "draw a saved model: memories, confusion matrix, nearest "
+                          "neurons", "Draw a saved model's neuron memories (grouped by class, with counters), its "
+                          "confusion matrix on a test set, and the nearest neurons of a few test images, as PNG "
+                          "files in OUT.")
     show.add_argument("--out", required=True, help="folder for the PNG files")
     _data_options(show, default=None)
-    show.set_defaults(handler=_cmd_show)
+    return parser
+
+
+def _model_command(commands, name: str, handler, summary: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand that works on a saved model (``--model``)."""
+    parser = commands.add_parser(name, help=summary, description=description)
+    parser.add_argument("--model", required=True, help="model file written by train --save")
+    parser.set_defaults(handler=handler)
     return parser
 
 
