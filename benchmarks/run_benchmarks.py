@@ -108,7 +108,8 @@ def _system(task: dict) -> dict:
     return {**task, "train_seconds": train_s, "predict_seconds": predict_s,
             "images_per_second": len(X_test) / predict_s, "accuracy": float(np.mean(predictions == y_test)),
             "stored": int(stored), "peak_rss_mb": _peak_rss_mb(),
-            "peak_working_mb": tracemalloc.get_traced_memory()[1] / 2**20, "data_mb": (X.nbytes + X_test.nbytes) / 2**20}
+            "peak_working_mb": tracemalloc.get_traced_memory()[1] / 2**20,
+            "data_mb": (X.nbytes + X_test.nbytes) / 2**20}
 
 
 def _blas_limit(n_queries: int, n_bank: int, dim: int, repeats: int) -> dict:
@@ -117,7 +118,8 @@ def _blas_limit(n_queries: int, n_bank: int, dim: int, repeats: int) -> dict:
     A = rng.random((n_queries, dim), dtype=np.float32)
     B = rng.random((n_bank, dim), dtype=np.float32)
     seconds, _ = _timed(lambda: A @ B.T, repeats)
-    return {"shape": [n_queries, dim, n_bank], "seconds": seconds, "gflops": 2 * n_queries * n_bank * dim / seconds / 1e9}
+    gflops = 2 * n_queries * n_bank * dim / seconds / 1e9
+    return {"shape": [n_queries, dim, n_bank], "seconds": seconds, "gflops": gflops}
 
 
 def _training_products(task: dict) -> dict:
@@ -219,7 +221,8 @@ def run(data_dir: str, smoke: bool) -> dict:
     results["training"] = _in_fresh_process(_training_products, dict(mnist, max_neurons=sizes[1]))
     results["float64"] = _in_fresh_process(_float64_agreement, dict(mnist, max_neurons=sizes[1]))
     grid = {"neuron_grid": (100, 300, 1000) if smoke else (1000, 3000, 10000, 30000),
-            "sample_grid": (1000, 2000, 3000) if smoke else (15000, 30000, 60000), "fixed_neurons": 100 if smoke else 10000}
+            "sample_grid": (1000, 2000, 3000) if smoke else (15000, 30000, 60000),
+            "fixed_neurons": 100 if smoke else 10000}
     results["scaling"] = _in_fresh_process(_scaling, dict(mnist, **grid))
     from memorynet import __version__
     from memorynet.evaluation import machine_info
@@ -249,12 +252,14 @@ def markdown(results: dict) -> str:
     scaling = results["scaling"]
     neurons = [r for r in scaling if r["vary"] == "max_neurons"]
     samples = [r for r in scaling if r["vary"] == "n_train"]
+    sizes = [r["max_neurons"] for r in neurons]
     lines += [
         "",
         f"- BLAS limit: a float32 ({n} x {d}) @ ({d} x {m}) product takes {blas['seconds']:.2f} s "
         f"({blas['gflops']:.0f} GFLOP/s).",
         f"- Prediction with {size} neurons: memorynet {ours['images_per_second']:.0f} images/s, FAISS IndexFlatL2 "
-        f"{faiss['images_per_second']:.0f} images/s: ratio {ours['images_per_second'] / faiss['images_per_second']:.2f} "
+        f"{faiss['images_per_second']:.0f} images/s: ratio "
+        f"{ours['images_per_second'] / faiss['images_per_second']:.2f} "
         f"(target >= 1); memorynet runs at {100 * blas['seconds'] / ours['predict_seconds']:.0f} % of the BLAS limit.",
         f"- One training pass with {train['max_neurons']} neurons: {train['train_seconds']:.2f} s; the same-label "
         f"matrix products it needs ({train['gflop']:.1f} GFLOP) take {train['products_seconds']:.2f} s alone: "
@@ -262,13 +267,14 @@ def markdown(results: dict) -> str:
         f"- float32 vs float64 reference, {f64['max_neurons']} neurons: {f64['differing_predictions']} of "
         f"{f64['n_test']} predictions differ (accuracy {100 * f64['accuracy_float32']:.2f} % vs "
         f"{100 * f64['accuracy_float64']:.2f} %).",
-        f"- Growth: training time ~ max_neurons^{_slope([r['max_neurons'] for r in neurons], [r['train_seconds'] for r in neurons]):.2f}, "
-        f"prediction time ~ max_neurons^{_slope([r['max_neurons'] for r in neurons], [r['predict_seconds'] for r in neurons]):.2f}, "
+        f"- Growth: training time ~ max_neurons^{_slope(sizes, [r['train_seconds'] for r in neurons]):.2f}, "
+        f"prediction time ~ max_neurons^{_slope(sizes, [r['predict_seconds'] for r in neurons]):.2f}, "
         f"training time ~ n_train^{_slope([r['n_train'] for r in samples], [r['train_seconds'] for r in samples]):.2f} "
         f"(log-log slopes; " + ", ".join(f"{r['max_neurons']}: {r['train_seconds']:.2f}/{r['predict_seconds']:.2f} s"
                                           for r in neurons) + " train/predict).",
         "- Memory beyond the data (train + test arrays, float32): " + "; ".join(
-            f"memorynet {r['max_neurons']}: {r['peak_working_mb']:.0f} MB = bank {r['stored'] * 784 * 4 / 2**20:.0f} MB "
+            f"memorynet {r['max_neurons']}: {r['peak_working_mb']:.0f} MB = bank "
+            f"{r['stored'] * 784 * 4 / 2**20:.0f} MB "
             f"+ {r['peak_working_mb'] - r['stored'] * 784 * 4 / 2**20:.0f} MB working set" for r in results["systems"]
             if r["system"] == "memorynet" and r["dataset"] == "mnist" and not r.get("backend"))
         + f"; the data itself is {ours['data_mb']:.0f} MB.",

@@ -42,3 +42,17 @@ def mnist(data_dir, tmp_path_factory):
 def cifar10(data_dir, tmp_path_factory):
     os.environ.setdefault("MEMORYNET_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     return datasets.load("cifar10", data_dir, progress=False)
+
+
+@pytest.fixture(scope="session")
+def quick_results(data_dir, tmp_path_factory) -> Path:
+    """`memorynet reproduce --quick` run once, as a user would: the folder of results it wrote."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("quick")
+    result = subprocess.run([sys.executable, "-m", "memorynet.cli", "reproduce", "--quick", "--data-dir",
+                             str(data_dir), "--out", str(out), "--jobs", "2", "--no-progress"],
+                            capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out

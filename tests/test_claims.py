@@ -11,13 +11,8 @@ from memorynet import claims
 
 
 @pytest.fixture(scope="module")
-def quick_claims(data_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("claims")
-    result = subprocess.run([sys.executable, "-m", "memorynet.cli", "reproduce", "--quick", "--only", "fewshot",
-                             "--only", "continual", "--only", "energy", "--data-dir", str(data_dir), "--out", str(out),
-                             "--no-progress"], capture_output=True, text=True, timeout=1200)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return out
+def quick_claims(quick_results):
+    return quick_results
 
 
 def test_fewshot_files_and_the_one_nn_identity(quick_claims):

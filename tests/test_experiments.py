@@ -1,8 +1,6 @@
 """Experiment grids: declared as data, resumable, parallel (joblib, Dask), and the quick reproduction."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -84,11 +82,8 @@ def test_corrupt_results_file_is_not_overwritten(tmp_path):
     assert (tmp_path / "tiny.json").read_text() == "{not json"
 
 
-def test_quick_reproduction(data_dir, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "memorynet.cli", "reproduce", "--quick", "--data-dir", str(data_dir),
-                          "--out", str(tmp_path), "--jobs", "2", "--no-progress"],
-                         capture_output=True, text=True, timeout=1200)
-    assert out.returncode == 0, out.stderr
+def test_quick_reproduction(quick_results):
+    tmp_path = quick_results
     for name in ("mnist", "cifar10", "figure2", "threshold", "ablation"):
         runs = json.loads((tmp_path / f"{name}.json").read_text())["runs"]
         assert runs and (tmp_path / f"{name}.md").exists()
@@ -100,3 +95,7 @@ def test_quick_reproduction(data_dir, tmp_path):
     assert all(0.2 <= r["accuracy"] <= 0.6 for r in cifar)
     plain = [r["accuracy"] for r in cifar if r["config"]["label"].startswith("1.")]
     assert plain and np.mean(plain) >= 0.30
+    ablation = json.loads((tmp_path / "ablation.json").read_text())["runs"]
+    assert {r["config"]["label"] for r in ablation} >= {"paper's model (L2, scaled pixels)",
+                                                         "local receptive fields 14px, stride 7px"}
+    assert "local receptive fields" in (tmp_path / "ablation.md").read_text()

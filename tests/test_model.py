@@ -16,14 +16,16 @@ def reference_fit(X, y, max_neurons, threshold=None, batch_size=1, classes=None)
         start_mem, start_lab = [m.copy() for m in mem], list(lab)
         born_in_batch = {}
         for x, c in zip(X[s:s + batch_size], y[s:s + batch_size]):
-            same = [i for i, l in enumerate(start_lab) if l == c]
+            same = [i for i, label in enumerate(start_lab) if label == c]
             dists = [float(((x.astype(np.float64) - start_mem[i]) ** 2).sum()) for i in same]
             nearest = same[int(np.argmin(dists))] if same else None
             unrepresented = [k for k in classes if k not in start_lab and k not in born_in_batch]
             free = max_neurons - len(mem) - len([k for k in unrepresented if k != c])
             wants = threshold is None or not same or min(dists) > threshold
             if wants and free > 0:
-                mem.append(x.astype(np.float64).copy()); lab.append(c); cnt.append(1)
+                mem.append(x.astype(np.float64).copy())
+                lab.append(c)
+                cnt.append(1)
                 born_in_batch.setdefault(c, []).append((len(mem) - 1, x.astype(np.float64)))
                 continue
             if nearest is None:  # label unseen before this batch: nearest neuron born in this batch

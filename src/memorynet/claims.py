@@ -170,7 +170,8 @@ def run_energy(data_dir=None, quick: bool = False, progress: bool = True) -> dic
     _quiet_fit(mlp, X[:n_mlp], y[:n_mlp])
     forward = dim * MLP_HIDDEN + MLP_HIDDEN * n_classes
     weights_bytes = 4 * (forward + MLP_HIDDEN + n_classes)
-    rows.append({"model": f"MLP (backprop, {n_mlp} images)", "max_neurons": None, "accuracy": float(mlp.score(X_test, y_test)),
+    rows.append({"model": f"MLP (backprop, {n_mlp} images)", "max_neurons": None,
+                 "accuracy": float(mlp.score(X_test, y_test)),
                  "train_macs_per_sample_analytic": 3 * forward, "train_macs_per_sample_measured": None,
                  "train_bytes_per_sample": weights_bytes * 3 / 200,  # weights read/written per 200-sample batch
                  "predict_macs": forward, "predict_bytes": weights_bytes / block, "epochs": int(mlp.n_iter_),
@@ -191,7 +192,8 @@ def _fewshot_md(result: dict) -> str:
         for model in dict.fromkeys(r["model"] for r in result["rows"]):
             cells = []
             for k in shots:
-                acc = [r["accuracy"] for r in result["rows"] if (r["dataset"], r["model"], r["shots"]) == (name, model, k)]
+                acc = [r["accuracy"] for r in result["rows"]
+                       if (r["dataset"], r["model"], r["shots"]) == (name, model, k)]
                 cells.append(f"{100 * np.mean(acc):.1f} ± {100 * np.std(acc):.1f}")
             lines.append(f"| {name} | {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\nAccuracy (%) on the full test set, mean ± std over seeds.\n"

@@ -8,10 +8,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 from ._atomic import atomic_write  # noqa: E402
-
-import numpy as np  # noqa: E402
 
 __all__ = ["plot_sweep", "plot_fewshot", "plot_continual", "plot_energy", "memory_montage", "confusion_figure",
            "nearest_neurons_figure"]
