@@ -183,8 +183,9 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         X, implied = self._flatten(X)
         X = validate_data(self, X, reset=reset, dtype=np.float32, order="C")
-        if X.size and np.abs(X).max() > _MAX_ABS_INPUT:
-            raise ValueError(f"input values reach {np.abs(X).max():.3g}; squared distances would overflow float32 "
+        largest = max(float(X.max()), -float(X.min())) if X.size else 0.0  # no |X| temporary
+        if largest > _MAX_ABS_INPUT:
+            raise ValueError(f"input values reach {largest:.3g}; squared distances would overflow float32 "
                              f"beyond ±{_MAX_ABS_INPUT:g}: scale the input (e.g. memorynet.scale_pixels)")
         if reset:
             shape = self.image_shape if self.image_shape is not None else implied or (1, 1, X.shape[1])
@@ -216,8 +217,8 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, reset=False, dtype=np.float32)
         check_classification_targets(y)
         self._start(np.unique(y), X.shape[1])
-        order = check_random_state(self.random_state).permutation(len(X)) if self.shuffle else np.arange(len(X))
-        self._learn(X[order], self._class_indices(y)[order])
+        order = check_random_state(self.random_state).permutation(len(X)) if self.shuffle else None
+        self._learn(X, self._class_indices(y), order)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -251,11 +252,12 @@ class MemoryNetworkClassifier(ClassifierMixin, BaseEstimator):
         self._bank_class = np.empty(capacity, dtype=np.intp)
         self._bank_count = np.empty(capacity, dtype=np.int64)
 
-    def _learn(self, X: np.ndarray, classes: np.ndarray) -> None:
+    def _learn(self, X: np.ndarray, classes: np.ndarray, order: np.ndarray | None = None) -> None:
+        """One pass over X in ``order`` (default: as given); batches are gathered one at a time, not copied whole."""
         batches = range(0, len(X), self.batch_size)
         for start in tqdm(batches, desc="one pass", unit="batch", disable=not self.verbose, leave=False):
-            stop = start + self.batch_size
-            self._learn_batch(X[start:stop], classes[start:stop])
+            rows = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
+            self._learn_batch(X[rows], classes[rows])
 
     def _class_room(self) -> np.ndarray:
         """Free slots per class under ``class_budget="balanced"``, (n_classes,)."""
