@@ -75,6 +75,29 @@ def _l2_scores(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray) -> np.ndarray:
     return scores
 
 
+_TILE_QUERIES, _TILE_NEURONS = 2048, 8192  # a 64 MiB score tile: big enough for BLAS, small enough to stay hot
+
+
+def _nearest_one_l2(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest row of ``M`` (squared L2) for each row of ``X``, tile by tile over queries *and* neurons, keeping
+    a running best, so the pass after each BLAS product runs on a cache-sized tile. Ties go to the lower index."""
+    n = len(X)
+    best = np.full(n, np.inf, dtype=np.float32)
+    index = np.zeros(n, dtype=np.intp)
+    for q0 in range(0, n, _TILE_QUERIES):
+        queries = X[q0:q0 + _TILE_QUERIES] * np.float32(-2.0)
+        b, i = best[q0:q0 + _TILE_QUERIES], index[q0:q0 + _TILE_QUERIES]  # views, updated in place
+        for m0 in range(0, len(M), _TILE_NEURONS):
+            scores = queries @ M[m0:m0 + _TILE_NEURONS].T
+            scores += m_norms[None, m0:m0 + _TILE_NEURONS]
+            j = scores.argmin(axis=1)
+            value = scores[np.arange(len(scores)), j]
+            better = value < b  # strict: an earlier tile keeps a tie
+            b[better], i[better] = value[better], j[better] + m0
+    distances = np.maximum(best + row_sq_norms(X), 0.0)
+    return distances[:, None], index[:, None]
+
+
 def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2", *, p: float = 2.0,
                     backend: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of ``M`` for each row of ``X``, nearest first.
@@ -88,6 +111,8 @@ def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2"
         return search(X, M, k, metric, p, backend)
     n, m = len(X), len(M)
     k = min(k, m)
+    if metric == "l2" and k == 1 and m:
+        return _nearest_one_l2(X, M, row_sq_norms(M))
     distances = np.empty((n, k), dtype=np.float32)
     indices = np.empty((n, k), dtype=np.intp)
     m_norms = row_sq_norms(M) if metric == "l2" else None
