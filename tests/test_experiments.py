@@ -84,7 +84,7 @@ def test_corrupt_results_file_is_not_overwritten(tmp_path):
 
 def test_quick_reproduction(quick_results):
     tmp_path = quick_results
-    for name in ("mnist", "cifar10", "figure2", "threshold", "ablation"):
+    for name in ("mnist", "cifar10", "figure2", "threshold", "rf-validation", "ablation"):
         runs = json.loads((tmp_path / f"{name}.json").read_text())["runs"]
         assert runs and (tmp_path / f"{name}.md").exists()
     assert (tmp_path / "figure2.png").exists() and (tmp_path / "mnist.png").exists()

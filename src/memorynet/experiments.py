@@ -180,6 +180,21 @@ def experiment(name: str, quick: bool = False) -> Experiment:
             configs = _threshold_tuning("mnist", 60000, quantiles) + _threshold_tuning("cifar10", 50000, quantiles)
         return Experiment("threshold", "Threshold quantile on the validation split (hyperparameter choice)",
                           configs, (0, 1))
+    if name == "rf-validation":
+        # The receptive-field settings tried before choosing the presets, all on the validation split.
+        grid = {"mnist": [("scale", 14, 7, 20000), ("dog", 14, 7, 6000), ("dog", 10, 6, 6000), ("dog", 12, 4, 6000),
+                          ("dog", 14, 7, 20000), ("dog+standardize", 14, 7, 6000), ("dog+standardize", 14, 7, 20000),
+                          ("dog+standardize", 12, 4, 6000)],
+                "cifar10": [("standardize", 16, 8, 5000), ("opponent+standardize", 16, 8, 5000), ("lcn", 16, 8, 5000),
+                            ("standardize", 8, 4, 5000), ("standardize", 12, 4, 5000),
+                            ("opponent+standardize", 8, 4, 5000), ("opponent+standardize", 8, 4, 10000)]}
+        if quick:
+            grid = {"mnist": [("dog", 14, 7, 1000)]}
+        configs = tuple(RunConfig(f"receptive fields {ps}px/{st}px", dataset, n, preprocessing=chain, patch_size=ps,
+                                  stride=st, split="validation")
+                        for dataset, rows in grid.items() for chain, ps, st, n in rows)
+        return Experiment("rf-validation", "Local receptive fields on the validation split (preset choice)", configs,
+                          (0,))
     if name == "ablation":
         if quick:
             configs = _ablation("mnist", 1000, (14, 7), ("dog", "dog", 1000), True)
@@ -192,7 +207,7 @@ def experiment(name: str, quick: bool = False) -> Experiment:
     raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
 
 
-EXPERIMENTS = ("mnist", "cifar10", "figure2", "threshold", "ablation")
+EXPERIMENTS = ("mnist", "cifar10", "figure2", "threshold", "rf-validation", "ablation")
 
 
 # ----------------------------------------------------------------------------------------------------------------
