@@ -1,4 +1,4 @@
-"""Train-then-test runs with timings: the unit of work of the CLI and the experiment grids."""
+"""Train-then-test runs with timings, as printed by `memorynet train`."""
 
 from __future__ import annotations
 
