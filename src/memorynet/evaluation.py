@@ -10,7 +10,7 @@ import numpy as np
 from .datasets import Dataset
 from .preprocessing import scale_pixels
 
-__all__ = ["train_and_evaluate", "machine_info"]
+__all__ = ["train_and_evaluate", "timed_fit_predict", "machine_info"]
 
 
 def machine_info() -> dict:
@@ -21,6 +21,16 @@ def machine_info() -> dict:
             "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
 
 
+def timed_fit_predict(estimator, X_train, y_train, X_test) -> tuple[np.ndarray, float, float]:
+    """Fit on (X_train, y_train), predict X_test; return (predictions, train seconds, predict seconds)."""
+    start = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    predictions = estimator.predict(X_test)
+    return predictions, train_seconds, time.perf_counter() - start
+
+
 def train_and_evaluate(estimator, dataset: Dataset, *, transform=scale_pixels) -> dict:
     """Fit ``estimator`` on the training split in one pass and score it on the test split.
 
@@ -29,12 +39,7 @@ def train_and_evaluate(estimator, dataset: Dataset, *, transform=scale_pixels) -
     """
     X_train = transform(dataset.X_train, dataset.pixel_max)
     X_test = transform(dataset.X_test, dataset.pixel_max)
-    start = time.perf_counter()
-    estimator.fit(X_train, dataset.y_train)
-    train_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    predictions = estimator.predict(X_test)
-    predict_seconds = time.perf_counter() - start
+    predictions, train_seconds, predict_seconds = timed_fit_predict(estimator, X_train, dataset.y_train, X_test)
     return {
         "dataset": dataset.name,
         "accuracy": float(np.mean(predictions == dataset.y_test)),

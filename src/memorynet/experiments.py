@@ -14,7 +14,6 @@ fixed shuffle); the test set is used only to report the other experiments.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -27,7 +26,7 @@ from tqdm.auto import tqdm
 
 from . import __version__, datasets, preprocessing
 from ._atomic import atomic_write
-from .evaluation import machine_info
+from .evaluation import machine_info, timed_fit_predict
 from .model import MemoryNetworkClassifier
 from .receptive_fields import LocalReceptiveFieldClassifier
 from .thresholds import threshold_from_quantile
@@ -250,13 +249,8 @@ def run_one(config: RunConfig, seed: int, data_dir=None) -> dict:
     X_train, y_train, X_test, y_test = _split(config, data_dir)
     estimator = _estimator(config, X_train, y_train, seed)
     flat = (lambda X: X.reshape(len(X), -1)) if config.model == "ncm" else (lambda X: X)
-    start = time.perf_counter()
-    estimator.fit(flat(X_train), y_train)
-    train_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    accuracy = float(np.mean(estimator.predict(flat(X_test)) == y_test))
-    predict_seconds = time.perf_counter() - start
-    return {"config": asdict(config), "seed": seed, "accuracy": accuracy,
+    predictions, train_seconds, predict_seconds = timed_fit_predict(estimator, flat(X_train), y_train, flat(X_test))
+    return {"config": asdict(config), "seed": seed, "accuracy": float(np.mean(predictions == y_test)),
             "n_neurons": int(getattr(estimator, "n_neurons_", len(getattr(estimator, "classes_", [])))),
             "threshold": getattr(estimator, "threshold", None), "train_seconds": train_seconds,
             "predict_seconds": predict_seconds, "version": __version__, "machine": machine_info()}

@@ -35,17 +35,10 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
     return X / norms[:, None]
 
 
-def pairwise_distances(X: np.ndarray, M: np.ndarray, metric: str = "l2", *, p: float = 2.0,
-                       M_sq_norms: np.ndarray | None = None) -> np.ndarray:
-    """Distances between every row of ``X`` (n, D) and every row of ``M`` (m, D), as (n, m) float32.
-
-    ``M_sq_norms`` (m,) may be passed for ``"l2"`` to avoid recomputing the bank's norms per block.
-    """
+def pairwise_distances(X: np.ndarray, M: np.ndarray, metric: str = "l2", *, p: float = 2.0) -> np.ndarray:
+    """Distances between every row of ``X`` (n, D) and every row of ``M`` (m, D), as (n, m) float32."""
     if metric == "l2":
-        m_norms = row_sq_norms(M) if M_sq_norms is None else M_sq_norms
-        D = X @ M.T
-        D *= -2.0
-        D += m_norms[None, :]
+        D = _l2_scores(X, M, row_sq_norms(M))
         D += row_sq_norms(X)[:, None]
         return np.maximum(D, 0.0, out=D)
     if metric == "cosine":
@@ -117,10 +110,7 @@ def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2"
     indices = np.empty((n, k), dtype=np.intp)
     m_norms = row_sq_norms(M) if metric == "l2" else None
     for rows in _blocks(n, m):
-        if metric == "l2":
-            D = _l2_scores(X[rows], M, m_norms)
-        else:
-            D = pairwise_distances(X[rows], M, metric, p=p)
+        D = _l2_scores(X[rows], M, m_norms) if metric == "l2" else pairwise_distances(X[rows], M, metric, p=p)
         if k == 1:
             idx = D.argmin(axis=1)[:, None]
         else:
