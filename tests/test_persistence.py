@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from memorynet import MemoryNetworkClassifier, scale_pixels
-from memorynet.persistence import FORMAT_VERSION, ModelFileError, load_model, read_header, save_model
+from memorynet.persistence import FORMAT_VERSION, ModelFileError, _digest, load_model, read_header, save_model
 
 
 @pytest.fixture
@@ -19,8 +19,9 @@ def fitted():
     return MemoryNetworkClassifier(30, threshold=0.5, n_neighbors=3, random_state=4).fit(X, y), X
 
 
-def rewrite(path, **changes):
-    """Rewrite a model file with some members replaced (header given as a dict)."""
+def rewrite(path, resign=True, **changes):
+    """Rewrite a model file with some members replaced (header given as a dict of fields to update), signed
+    with a valid checksum unless ``resign`` is false: what a crafted file would look like."""
     with np.load(path, allow_pickle=False) as npz:
         members = {name: npz[name] for name in npz.files}
     header = json.loads(members["header"].tobytes())
@@ -29,6 +30,8 @@ def rewrite(path, **changes):
             header.update(value)
         else:
             members[key] = value
+    if resign:
+        header["sha256"] = _digest(members, header if header["format_version"] > 1 else None)
     members["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with open(path, "wb") as fh:
         np.savez(fh, **members)
@@ -124,10 +127,40 @@ def test_object_arrays_are_refused_without_unpickling(fitted, tmp_path):
         MemoryNetworkClassifier.load(path)
 
 
-def _resigned(arrays):
-    from memorynet.persistence import _digest
+def write_version_1(model, path):
+    """The model in format version 1 (one bank, checksum over the arrays only), as memorynet 0.1 wrote it."""
+    arrays = {"memories": model.banks_[0].memories.copy(), "labels": model.banks_[0].classes.astype(np.int64),
+              "counters": model.banks_[0].counters.copy(), "classes": model.classes_}
+    header = {"format": "memorynet", "format_version": 1, "library_version": "0.1.0",
+              "params": {k: list(v) if isinstance(v, tuple) else v for k, v in model.get_params().items()},
+              "image_shape": list(model.image_shape_), "n_neurons": len(arrays["labels"]),
+              "n_samples_seen": model.n_samples_seen_, "metadata": {"preprocessing": "scale"},
+              "sha256": _digest(arrays)}
+    with open(path, "wb") as fh:
+        np.savez(fh, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+    return path
 
-    return _digest(arrays)
+
+@pytest.fixture(params=[2, 1], ids=["v2", "v1"])
+def saved(request, fitted, tmp_path):
+    """A saved model file, in the current format and in version 1."""
+    path = tmp_path / "m.mnet"
+    return fitted[0].save(path) if request.param == 2 else write_version_1(fitted[0], path)
+
+
+def test_version_1_files_still_load(fitted, tmp_path):
+    model, X = fitted
+    loaded, meta = load_model(write_version_1(model, tmp_path / "v1.mnet"))
+    assert meta == {"preprocessing": "scale"} and loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_array_equal(loaded.memories_, model.memories_)
+
+
+def test_the_checksum_covers_the_header(fitted, tmp_path):
+    path = fitted[0].save(tmp_path / "m.mnet", {"note": "hello"})
+    rewrite(path, resign=False, header={"metadata": {"note": "edited"}})
+    with pytest.raises(ModelFileError, match="checksum mismatch"):
+        load_model(path)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -138,28 +171,43 @@ def _resigned(arrays):
     (lambda a: a.update(labels=a["labels"][:-1]), "should be int64"),
     (lambda a: a.update(classes=a["classes"][::-1]), "sorted and distinct"),
 ])
-def test_crafted_arrays_with_a_valid_checksum_are_refused(fitted, tmp_path, change, message):
-    path = fitted[0].save(tmp_path / "m.mnet")
-    with np.load(path, allow_pickle=False) as npz:
+def test_crafted_arrays_with_a_valid_checksum_are_refused(saved, change, message):
+    with np.load(saved, allow_pickle=False) as npz:
         arrays = {name: npz[name].copy() for name in ("memories", "labels", "counters", "classes")}
     change(arrays)
-    rewrite(path, header={"sha256": _resigned(arrays)}, **arrays)
+    rewrite(saved, **arrays)
     with pytest.raises(ModelFileError, match=message):
-        MemoryNetworkClassifier.load(path)
+        MemoryNetworkClassifier.load(saved)
 
 
 @pytest.mark.parametrize("header, message", [
-    ({"image_shape": [3, 3, 3]}, "does not match"),
+    ({"state": {"image_shape": [3, 3, 3], "n_samples_seen": 80}}, "do not fit"),
+    ({"state": {"image_shape": [-2, -3, 3], "n_samples_seen": 80}}, "three positive integers"),
+    ({"state": {"image_shape": [2, 3, 3], "n_samples_seen": 5}}, "n_samples_seen is smaller"),
     ({"params": {"max_neurons": -1}}, "invalid parameters"),
     ({"params": {"unknown": 1}}, "invalid parameters"),
     ({"format": "other"}, "not a memorynet model"),
-    ({"n_neurons": "many"}, "n_neurons"),
+    ({"state": "many"}, "state"),
+    ({"estimator": "Pickle"}, "unknown estimator"),
+    ({"preprocessing": {"chain": "rot13", "pixel_max": 255}}, "invalid preprocessing"),
 ])
 def test_crafted_headers_are_refused(fitted, tmp_path, header, message):
     path = fitted[0].save(tmp_path / "m.mnet")
     rewrite(path, header=header)
     with pytest.raises(ModelFileError, match=message):
-        MemoryNetworkClassifier.load(path)
+        load_model(path)
+
+
+@pytest.mark.parametrize("header, message", [
+    ({"image_shape": [3, 3, 3]}, "do not fit"),
+    ({"params": {"max_neurons": -1}}, "invalid parameters"),
+    ({"n_neurons": "many"}, "n_neurons"),
+])
+def test_crafted_version_1_headers_are_refused(fitted, tmp_path, header, message):
+    path = write_version_1(fitted[0], tmp_path / "m.mnet")
+    rewrite(path, header=header)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
 
 
 def test_not_a_model_file(tmp_path):

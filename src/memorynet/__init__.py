@@ -2,8 +2,10 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .bank import NeuronBank
 from .model import MemoryNetworkClassifier
-from .preprocessing import scale_pixels
+from .persistence import load_model, save_model
+from .preprocessing import ImagePreprocessor, scale_pixels
 from .receptive_fields import LocalReceptiveFieldClassifier
 
 try:
@@ -11,4 +13,5 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["MemoryNetworkClassifier", "LocalReceptiveFieldClassifier", "scale_pixels", "__version__"]
+__all__ = ["MemoryNetworkClassifier", "LocalReceptiveFieldClassifier", "ImagePreprocessor", "NeuronBank",
+           "load_model", "save_model", "scale_pixels", "__version__"]

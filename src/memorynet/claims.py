@@ -18,11 +18,12 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from tqdm.auto import tqdm
 
-from . import __version__, datasets, kernels
+from . import __version__, datasets
 from ._atomic import atomic_write
 from .evaluation import machine_info
 from .model import MemoryNetworkClassifier
 from .preprocessing import scale_pixels
+from .searchers import CountingSearcher, NumpySearcher
 
 __all__ = ["CLAIMS", "run_fewshot", "run_continual", "run_energy", "run_claim"]
 
@@ -123,21 +124,15 @@ def run_continual(data_dir=None, quick: bool = False, progress: bool = True) -> 
 
 
 def _count_training_macs(X, y, max_neurons: int, seed: int) -> tuple[int, MemoryNetworkClassifier]:
-    """Fit and count the multiply-adds of every same-label distance actually computed (instrumented)."""
-    counted = [0]
-    original = kernels.nearest_same_label
+    """Fit and count the multiply-adds of every same-label distance actually computed (a counting searcher)."""
+    counters: list[CountingSearcher] = []
 
-    def counting(Xq, x_labels, M, m_labels, *args, **kwargs):
-        for label in np.unique(x_labels):
-            counted[0] += int((x_labels == label).sum()) * int((m_labels == label).sum()) * Xq.shape[1]
-        return original(Xq, x_labels, M, m_labels, *args, **kwargs)
+    def counting(metric: str, p: float) -> CountingSearcher:
+        counters.append(CountingSearcher(NumpySearcher(metric, p)))
+        return counters[-1]
 
-    kernels.nearest_same_label = counting
-    try:
-        model = MemoryNetworkClassifier(max_neurons, random_state=seed).fit(X, y)
-    finally:
-        kernels.nearest_same_label = original
-    return counted[0], model
+    model = MemoryNetworkClassifier(max_neurons, random_state=seed, search_backend=counting).fit(X, y)
+    return sum(c.macs for c in counters), model
 
 
 def run_energy(data_dir=None, quick: bool = False, progress: bool = True) -> dict:

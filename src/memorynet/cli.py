@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
-from . import __version__, datasets, preprocessing
+from . import __version__, datasets, params, presets
 from ._atomic import atomic_write
 from .evaluation import machine_info, train_and_evaluate
 from .model import MemoryNetworkClassifier
+from .persistence import load_model, save_model
+from .preprocessing import ImagePreprocessor
+from .receptive_fields import LocalReceptiveFieldClassifier
+from .streaming import stream_fit
 
 __all__ = ["main", "build_parser"]
 
@@ -25,22 +31,54 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+_NOT_ON_THE_COMMAND_LINE = {"random_state", "verbose", "image_shape", "shuffle"}  # --seed, --no-progress; inferred
+
+
+def _model_parameters() -> dict[str, tuple[object, tuple[str, str]]]:
+    """Every estimator parameter a command line may set: ``{name: (default, (type text, description))}``."""
+    out = {}
+    for cls in (MemoryNetworkClassifier, LocalReceptiveFieldClassifier):
+        docs, defaults = params.parameter_docs(cls, MemoryNetworkClassifier), params.parameter_defaults(cls)
+        out.update({n: (defaults[n], docs[n]) for n in defaults if n not in _NOT_ON_THE_COMMAND_LINE and n not in out})
+    return out
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model")
-    group.add_argument("--max-neurons", type=int, default=1000, help="memory budget (default: 1000)")
-    group.add_argument("--threshold", type=float, default=None,
-                       help="growth threshold in distance units (default: none, grow until full)")
-    group.add_argument("--distance", choices=["l2", "l1", "cosine", "lp"], default="l2",
-                       help="distance function (default: l2, squared Euclidean)")
-    group.add_argument("--p", type=float, default=2.0, help="exponent of the lp distance (default: 2)")
-    group.add_argument("--n-neighbors", type=int, default=1, help="neurons that vote (default: 1)")
-    group.add_argument("--channel-voting", action="store_true",
-                       help="each colour channel votes with its own nearest neuron")
-    group.add_argument("--batch-size", type=int, default=1024,
-                       help="inputs learnt in parallel; 1 = strictly sequential (default: 1024)")
+    """Options derived from the estimators' signatures and docstrings; unset ones keep the preset's values."""
+    group = parser.add_argument_group("model", "a preset, then any of its estimator's parameters")
+    group.add_argument("--preset", choices=list(presets.PRESETS), default="paper",
+                       help="named configuration: preprocessing + estimator (default: paper, the paper's model "
+                            "on pixels scaled to [0, 1])")
+    group.add_argument("--preprocessing", default=argparse.SUPPRESS,
+                       help="preprocessing chain, e.g. 'dog+standardize' (default: the preset's)")
     group.add_argument("--seed", type=int, default=0, help="seed of the training order (default: 0)")
-    group.add_argument("--search-backend", choices=["numpy", "faiss", "torch"], default="numpy",
-                       help="nearest-neuron search engine (default: numpy; faiss and torch are optional)")
+    for name, (default, (kind, text)) in _model_parameters().items():
+        flag = "--" + name.replace("_", "-")
+        text = text.replace("%", "%%").replace("``", "")
+        if isinstance(default, bool):
+            group.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
+            continue
+        choices = re.findall(r'"(\w+)"', kind.split("}")[0]) if kind.startswith("{") else None
+        convert = int if isinstance(default, int) else float if isinstance(default, float) or default is None \
+            else str
+        group.add_argument(flag, type=convert, choices=choices, default=argparse.SUPPRESS,
+                           help=f"{text} (unset: the preset's value)")
+
+
+def _model(args: argparse.Namespace, pixel_max: float):
+    """The preset's unfitted pipeline with the options given on the command line."""
+    chosen = {name: getattr(args, name) for name in _model_parameters() if hasattr(args, name)}
+    _, cls, _ = presets.PRESETS[args.preset]
+    accepted = params.parameter_defaults(cls)
+    foreign = [name for name in chosen if name not in accepted]
+    if foreign:
+        raise ValueError(f"preset {args.preset!r} uses {cls.__name__}, which has no "
+                         f"{', '.join('--' + n.replace('_', '-') for n in foreign)}")
+    model = presets.preset(args.preset, random_state=args.seed, pixel_max=pixel_max,
+                           verbose=not args.no_progress, **chosen)
+    if hasattr(args, "preprocessing"):
+        model.set_params(preprocess__chain=args.preprocessing)
+    return model
 
 
 def _data_options(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
@@ -51,13 +89,6 @@ def _data_options(parser: argparse.ArgumentParser, default: str | None = "digits
                        help="folder holding the official files (default: $MEMORYNET_DATA, else the cache)")
     group.add_argument("--download", action="store_true", help="download missing files into --data-dir")
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
-
-
-def _estimator(args: argparse.Namespace) -> MemoryNetworkClassifier:
-    return MemoryNetworkClassifier(max_neurons=args.max_neurons, threshold=args.threshold, distance=args.distance,
-                                   p=args.p, n_neighbors=args.n_neighbors, channel_voting=args.channel_voting,
-                                   batch_size=args.batch_size, random_state=args.seed,
-                                   search_backend=args.search_backend, verbose=not args.no_progress)
 
 
 def _load(args: argparse.Namespace) -> datasets.Dataset:
@@ -72,23 +103,26 @@ def write_json(path: str | Path, payload: dict) -> None:
 
 
 def _model_metadata(dataset: datasets.Dataset) -> dict:
-    """What a saved model needs to preprocess new inputs and name its classes."""
-    return {"dataset": dataset.name, "preprocessing": "scale", "pixel_max": dataset.pixel_max,
-            "class_names": list(dataset.class_names)}
+    """What a saved model needs to name its data and classes (its preprocessing is part of the model)."""
+    return {"dataset": dataset.name, "pixel_max": dataset.pixel_max, "class_names": list(dataset.class_names)}
+
+
+def _params_of(model) -> dict:
+    """The preprocessing chain and the estimator's parameters (without ``verbose``), as JSON-ready values."""
+    return {"preprocessing": model[0].chain, **{k: v for k, v in model[-1].get_params().items() if k != "verbose"}}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     dataset = _load(args)
-    estimator = _estimator(args)
-    result = train_and_evaluate(estimator, dataset)
+    model = _model(args, dataset.pixel_max)
+    result = train_and_evaluate(model, dataset)
     if args.save:
-        estimator.save(args.save, _model_metadata(dataset))
-    result.update(params={k: v for k, v in estimator.get_params().items() if k != "verbose"},
-                  version=__version__, machine=machine_info())
+        save_model(model, args.save, _model_metadata(dataset))
+    result.update(preset=args.preset, params=_params_of(model), version=__version__, machine=machine_info())
     print(f"dataset   {dataset.name}: {result['n_train']} train / {result['n_test']} test images, "
-          "pixels scaled to [0, 1]")
+          f"preprocessing {model[0].chain}")
     print(f"accuracy  {result['accuracy']:.4f} on the test set")
-    print(f"neurons   {result['n_neurons']} of {args.max_neurons}")
+    print(f"neurons   {result['n_neurons']} of {model[-1].max_neurons * len(model[-1].banks_)}")
     print(f"train     {result['train_seconds']:.2f} s (one pass)")
     print(f"inference {result['predict_seconds']:.2f} s ({result['n_test'] / result['predict_seconds']:.0f} "
           "images/s)")
@@ -100,23 +134,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(path: str) -> tuple[MemoryNetworkClassifier, dict]:
-    from .persistence import load_model
-
-    return load_model(path)
+def _load_model(path: str) -> tuple[Pipeline, dict]:
+    """A saved model as a pipeline that takes raw images (version 1 files name their preprocessing in metadata)."""
+    model, meta = load_model(path)
+    if not isinstance(model, Pipeline):
+        preprocessor = ImagePreprocessor(meta.get("preprocessing", "scale"), meta.get("pixel_max", 255.0))
+        model = Pipeline([("preprocess", preprocessor.fit()), ("network", model)])
+    return model, meta
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     model, meta = _load_model(args.model)
     args.dataset = args.dataset or meta.get("dataset") or "digits"
     dataset = _load(args)
-    X = preprocessing.apply(meta.get("preprocessing", "scale"), dataset.X_test, meta.get("pixel_max",
-                                                                                         dataset.pixel_max))
     start = time.perf_counter()
-    accuracy = model.score(X, dataset.y_test)
+    accuracy = model.score(dataset.X_test, dataset.y_test)
     seconds = time.perf_counter() - start
-    print(f"accuracy  {accuracy:.4f} on the {dataset.name} test set ({len(X)} images)")
-    print(f"neurons   {model.n_neurons_} of {model.max_neurons}")
+    print(f"accuracy  {accuracy:.4f} on the {dataset.name} test set ({len(dataset.y_test)} images)")
+    print(f"neurons   {model[-1].n_neurons_} of {model[-1].max_neurons * len(model[-1].banks_)}")
     print(f"inference {seconds:.2f} s")
     return 0
 
@@ -145,34 +180,31 @@ def _read_inputs(paths: list[str]) -> list[tuple[str, np.ndarray]]:
 def _cmd_predict(args: argparse.Namespace) -> int:
     model, meta = _load_model(args.model)
     names = meta.get("class_names")
+    shape = tuple(model[-1].image_shape_)
     for path, images in _read_inputs(args.inputs):
-        if images.ndim == len(model.image_shape_) and images.shape == tuple(model.image_shape_):
+        if images.ndim == len(shape) and images.shape == shape:
             images = images[None]  # a single image
-        if images.ndim == 2 and model.image_shape_[0] == 1:
+        if images.ndim == 2 and shape[0] == 1:
             images = images[None, None]
-        X = preprocessing.apply(meta.get("preprocessing", "scale"), images, meta.get("pixel_max", 255.0))
-        for i, label in enumerate(model.predict(X)):
+        for i, label in enumerate(model.predict(images)):
             name = names[int(label)] if names and np.issubdtype(type(label), np.integer) else label
             print(f"{path}\t{i}\t{label}\t{name}")
     return 0
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:
-    from .streaming import stream_fit
-
     dataset = _load(args)
     order = np.random.default_rng(args.seed).permutation(len(dataset.y_train))[: args.limit]
-    X = preprocessing.scale_pixels(dataset.X_train[order], dataset.pixel_max)
-    estimator = _estimator(args)
+    model = _model(args, dataset.pixel_max)
     identity = {"dataset": dataset.name, "seed": args.seed, "limit": args.limit, "every": args.checkpoint_every,
-                "params": {k: v for k, v in estimator.get_params().items() if k != "verbose"}}
-    model = stream_fit(estimator, X, dataset.y_train[order], args.checkpoint, every=args.checkpoint_every,
-                       classes=np.arange(len(dataset.class_names)), identity=identity,
+                "preset": args.preset, "params": _params_of(model)}
+    model = stream_fit(model, dataset.X_train[order], dataset.y_train[order], args.checkpoint,
+                       every=args.checkpoint_every, classes=np.arange(len(dataset.class_names)), identity=identity,
                        metadata=_model_metadata(dataset), progress=not args.no_progress)
-    accuracy = model.score(preprocessing.scale_pixels(dataset.X_test, dataset.pixel_max), dataset.y_test)
-    print(f"streamed  {model.n_samples_seen_} images; checkpoint {args.checkpoint}")
+    accuracy = model.score(dataset.X_test, dataset.y_test)
+    print(f"streamed  {model[-1].n_samples_seen_} images; checkpoint {args.checkpoint}")
     print(f"accuracy  {accuracy:.4f} on the test set")
-    print(f"neurons   {model.n_neurons_} of {model.max_neurons}")
+    print(f"neurons   {model[-1].n_neurons_} of {model[-1].max_neurons * len(model[-1].banks_)}")
     return 0
 
 
@@ -254,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "confusion matrix on a test set, and the nearest neurons of a few test images, as PNG "
                           "files in OUT.")
     show.add_argument("--out", required=True, help="folder for the PNG files")
+    show.add_argument("--position", type=int, default=None,
+                      help="which bank to draw, for models with one bank per position (default: the middle one)")
     _data_options(show, default=None)
     return parser
 
@@ -277,18 +311,19 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from . import plots
 
     model, meta = _load_model(args.model)
+    estimator = model[-1]
+    view = estimator.memory_view(args.position)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     names = meta.get("class_names")
-    written = [plots.memory_montage(model, out / "memories.png", names)]
+    written = [plots.memory_montage(view, estimator.classes_, out / "memories.png", names)]
     args.dataset = args.dataset or meta.get("dataset") or "digits"
     dataset = _load(args)
-    X = preprocessing.apply(meta.get("preprocessing", "scale"), dataset.X_test, meta.get("pixel_max",
-                                                                                         dataset.pixel_max))
-    written.append(plots.confusion_figure(dataset.y_test, model.predict(X), model.classes_, out / "confusion.png",
-                                          names))
-    picks = np.random.default_rng(0).choice(len(X), size=min(6, len(X)), replace=False)
-    written.append(plots.nearest_neurons_figure(model, X[picks], out / "nearest.png"))
+    written.append(plots.confusion_figure(dataset.y_test, model.predict(dataset.X_test), estimator.classes_,
+                                          out / "confusion.png", names))
+    picks = np.random.default_rng(0).choice(len(dataset.y_test), size=min(6, len(dataset.y_test)), replace=False)
+    images = model[0].transform(dataset.X_test[picks])
+    written.append(plots.nearest_neurons_figure(view, images, out / "nearest.png", estimator.distance, estimator.p))
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -8,7 +8,6 @@ import time
 import numpy as np
 
 from .datasets import Dataset
-from .preprocessing import scale_pixels
 
 __all__ = ["train_and_evaluate", "timed_fit_predict", "machine_info"]
 
@@ -31,15 +30,12 @@ def timed_fit_predict(estimator, X_train, y_train, X_test) -> tuple[np.ndarray, 
     return predictions, train_seconds, time.perf_counter() - start
 
 
-def train_and_evaluate(estimator, dataset: Dataset, *, transform=scale_pixels) -> dict:
-    """Fit ``estimator`` on the training split in one pass and score it on the test split.
-
-    ``transform(X, pixel_max)`` is the preprocessing applied to both splits (default: scale to [0, 1]).
-    Returns accuracy, neurons used and wall-clock seconds of training and inference.
-    """
-    X_train = transform(dataset.X_train, dataset.pixel_max)
-    X_test = transform(dataset.X_test, dataset.pixel_max)
-    predictions, train_seconds, predict_seconds = timed_fit_predict(estimator, X_train, dataset.y_train, X_test)
+def train_and_evaluate(model, dataset: Dataset) -> dict:
+    """Fit ``model`` (a pipeline that takes raw images, e.g. a preset) on the training split in one pass and score
+    it on the test split. Returns accuracy, neurons used and wall-clock seconds of training and inference."""
+    predictions, train_seconds, predict_seconds = timed_fit_predict(model, dataset.X_train, dataset.y_train,
+                                                                    dataset.X_test)
+    estimator = model[-1] if hasattr(model, "steps") else model
     return {
         "dataset": dataset.name,
         "accuracy": float(np.mean(predictions == dataset.y_test)),

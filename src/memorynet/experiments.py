@@ -224,24 +224,27 @@ def _split(config: RunConfig, data_dir) -> tuple[np.ndarray, np.ndarray, np.ndar
     return X_train[fit], ds.y_train[fit], X_train[held], ds.y_train[held]
 
 
+_EXPERIMENT_FIELDS = {"label", "dataset", "threshold_quantile", "preprocessing", "split", "model"}
+
+
 def _estimator(config: RunConfig, X_train, y_train, seed: int):
+    """The configured estimator; every RunConfig field that is one of its parameters is passed on, so no setting
+    is dropped for one kind of model."""
     if config.model == "ncm":
         return NearestCentroid()
     if config.model == "1-nn":
         return MemoryNetworkClassifier(max_neurons=len(X_train), random_state=seed)
-    if config.patch_size is not None:
-        return LocalReceptiveFieldClassifier(config.patch_size, config.stride, config.max_neurons,
-                                             distance=config.distance, p=config.p, class_budget=config.class_budget,
-                                             random_state=seed)
-    threshold = None
+    cls = MemoryNetworkClassifier if config.patch_size is None else LocalReceptiveFieldClassifier
+    accepted, defaults = cls().get_params(), RunConfig(config.label, config.dataset)
+    params = {k: v for k, v in asdict(config).items() if k in accepted}
+    ignored = [k for k, v in asdict(config).items()
+               if k not in accepted and k not in _EXPERIMENT_FIELDS and v != getattr(defaults, k)]
+    if ignored:
+        raise ValueError(f"{config.label!r}: {cls.__name__} has no parameter {', '.join(ignored)}")
     if config.threshold_quantile is not None:
-        threshold = threshold_from_quantile(X_train, y_train, config.threshold_quantile, config.distance,
-                                            p=config.p, random_state=seed)
-    return MemoryNetworkClassifier(max_neurons=config.max_neurons, threshold=threshold, distance=config.distance,
-                                   p=config.p, n_neighbors=config.n_neighbors, weights=config.weights,
-                                   channel_voting=config.channel_voting, class_budget=config.class_budget,
-                                   consolidate=config.consolidate, search_backend=config.search_backend,
-                                   random_state=seed)
+        params["threshold"] = threshold_from_quantile(X_train, y_train, config.threshold_quantile, config.distance,
+                                                      p=config.p, random_state=seed)
+    return cls(**params, random_state=seed)
 
 
 def run_one(config: RunConfig, seed: int, data_dir=None) -> dict:

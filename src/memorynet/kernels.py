@@ -91,17 +91,12 @@ def _nearest_one_l2(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray) -> tuple[
     return distances[:, None], index[:, None]
 
 
-def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2", *, p: float = 2.0,
-                    backend: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
+def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2", *,
+                    p: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of ``M`` for each row of ``X``, nearest first.
 
     Returns ``(distances, indices)``, each (n, k); ``k`` is capped at ``len(M)``. Ties go to the lower index.
-    ``backend`` ``"faiss"`` or ``"torch"`` hands the search to ``memorynet.backends``.
     """
-    if backend != "numpy":
-        from .backends import search
-
-        return search(X, M, k, metric, p, backend)
     n, m = len(X), len(M)
     k = min(k, m)
     if metric == "l2" and k == 1 and m:
@@ -127,7 +122,7 @@ def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2"
 
 
 def nearest_same_label(X: np.ndarray, x_labels: np.ndarray, M: np.ndarray, m_labels: np.ndarray,
-                       metric: str = "l2", *, p: float = 2.0, backend: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
+                       metric: str = "l2", *, p: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """For each row of ``X``, the nearest row of ``M`` that carries the same label.
 
     Returns ``(distances, indices)``, each (n,); rows whose label has no neuron get ``inf`` and ``-1``.
@@ -146,7 +141,7 @@ def nearest_same_label(X: np.ndarray, x_labels: np.ndarray, M: np.ndarray, m_lab
             continue
         rows = np.flatnonzero(x_labels == label)
         candidates = order[lo:hi]
-        d, j = nearest_neurons(X[rows], M[candidates], 1, metric, p=p, backend=backend)
+        d, j = nearest_neurons(X[rows], M[candidates], 1, metric, p=p)
         distances[rows] = d[:, 0]
         indices[rows] = candidates[j[:, 0]]
     return distances, indices

@@ -1,17 +1,23 @@
-"""Saving and loading fitted models: a pickle-free, checksummed, versioned ``.mnet`` file.
+"""Saving and loading fitted models: a pickle-free, checksummed, versioned ``.mnet`` file for any memorynet model.
 
-Format (version 1): a NumPy ``.npz`` archive read with ``allow_pickle=False``, holding
+Format version 2: a NumPy ``.npz`` archive, always read with ``allow_pickle=False``, holding
 
-- ``memories`` float32 (n_neurons, C*H*W), ``labels`` int64 (n_neurons,) class indices,
-  ``counters`` int64 (n_neurons,), ``classes`` (n_classes,) int64, float64 or unicode;
+- ``memories`` float32 (N, W): the rows of every bank, bank after bank; ``labels`` int64 (N,) class indices;
+  ``counters`` int64 (N,); ``bank_sizes`` int64 (B,): rows of each bank (one bank for the paper model, one per
+  position for receptive fields); ``classes`` (n_classes,) int64, float64 or unicode;
 - ``header``: uint8 bytes of a UTF-8 JSON object with ``format`` ("memorynet"), ``format_version``,
-  ``library_version``, ``params`` (every estimator parameter), ``image_shape``, ``n_neurons``,
-  ``n_samples_seen``, ``metadata`` (free JSON: preprocessing, stream position, ...) and ``sha256``, the
-  SHA-256 of the four arrays (name, dtype, shape and bytes, in that order).
+  ``library_version``, ``estimator`` (class name), ``params`` (every estimator parameter), ``state``
+  (``image_shape``, ``n_samples_seen``), ``preprocessing`` (``null``, or ``{"chain", "pixel_max"}`` of the
+  :class:`~memorynet.preprocessing.ImagePreprocessor` in front of the estimator: the file then holds the whole
+  pipeline), ``metadata`` (free JSON) and ``sha256``: the SHA-256 of the header without that field (canonical
+  JSON) and of every array (name, dtype, shape and bytes).
+
+Version 1 files (one bank, no ``bank_sizes``, checksum over the arrays only) still load.
 
 Loading checks all of it and refuses, with ``ModelFileError`` (a ``ValueError``), anything truncated, corrupted,
 of a future format version, or crafted (object arrays, wrong dtypes or shapes, NaN/inf, labels outside the
-classes, counters below 1). Writes are atomic: an existing file is replaced only by a complete new one.
+classes, counters below 1, banks that do not fit the estimator). Writes are atomic: an existing file is replaced
+only by a complete new one.
 """
 
 from __future__ import annotations
@@ -23,22 +29,30 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
 from ._atomic import atomic_write
+from .bank import BankError, NeuronBank
+from .preprocessing import ImagePreprocessor, check_chain
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "save_model", "load_model", "read_header"]
+__all__ = ["FORMAT_VERSION", "ESTIMATORS", "ModelFileError", "save_model", "load_model", "read_header"]
 
-FORMAT_VERSION = 1
-_ARRAYS = ("memories", "labels", "counters", "classes")
+FORMAT_VERSION = 2
+_ARRAYS = {1: ("memories", "labels", "counters", "classes"),
+           2: ("memories", "labels", "counters", "bank_sizes", "classes")}
+ESTIMATORS: dict[str, type] = {}  # class name -> estimator class; filled by memorynet.base for every estimator
 
 
 class ModelFileError(ValueError):
     """A model file that cannot be trusted: truncated, corrupted, from a future version, or crafted."""
 
 
-def _digest(arrays: dict[str, np.ndarray]) -> str:
+def _digest(arrays: dict[str, np.ndarray], header: dict | None = None) -> str:
+    """SHA-256 of the arrays (and, from version 2, of the header less its ``sha256`` field)."""
     digest = hashlib.sha256()
-    for name in _ARRAYS:
+    if header is not None:
+        digest.update(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
+    for name in _ARRAYS[1 if header is None else 2]:
         a = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         digest.update(a.tobytes())
@@ -47,7 +61,7 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
 
 def _classes_array(classes: np.ndarray) -> np.ndarray:
     kind = classes.dtype.kind
-    if kind in "iub":
+    if kind in "iu":
         return classes.astype(np.int64)
     if kind == "f":
         return classes.astype(np.float64)
@@ -61,34 +75,57 @@ def _json_params(params: dict) -> dict:
     for key, value in params.items():
         if isinstance(value, np.random.RandomState):
             raise TypeError("cannot save a model whose random_state is a RandomState object; use an int or None")
+        if callable(value):
+            raise TypeError(f"cannot save a model whose {key} is a Python object ({value!r}); use a named option")
         if isinstance(value, np.generic):
             value = value.item()
         out[key] = list(value) if isinstance(value, tuple) else value
     return out
 
 
+def _split_pipeline(model) -> tuple[ImagePreprocessor | None, object]:
+    """(preprocessor or None, estimator) of a saved object: an estimator, or a (preprocessor, estimator) pipeline."""
+    if isinstance(model, Pipeline):
+        steps = [step for _, step in model.steps]
+        if len(steps) != 2 or not isinstance(steps[0], ImagePreprocessor):
+            raise TypeError("only a pipeline of an ImagePreprocessor and a memorynet estimator can be saved")
+        return steps[0], steps[1]
+    return None, model
+
+
 def save_model(model, path: str | os.PathLike, metadata: dict | None = None) -> Path:
-    """Write the fitted ``model`` to ``path`` atomically; ``metadata`` is stored as JSON beside it."""
-    arrays = {"memories": np.ascontiguousarray(model._bank[: model.n_neurons_]),
-              "labels": model._bank_class[: model.n_neurons_].astype(np.int64),
-              "counters": model._bank_count[: model.n_neurons_].astype(np.int64),
-              "classes": _classes_array(model.classes_)}
+    """Write the fitted ``model`` (an estimator, or a preprocessor + estimator pipeline) to ``path`` atomically;
+    ``metadata`` is stored as JSON beside it."""
+    preprocessor, estimator = _split_pipeline(model)
+    if type(estimator).__name__ not in ESTIMATORS:
+        raise TypeError(f"cannot save a {type(estimator).__name__}; model files hold memorynet estimators")
+    state, banks = estimator._export_state()
+    exported = [bank.to_arrays() for bank in banks]
+    arrays = {"memories": np.concatenate([b["memories"] for b in exported]),
+              "labels": np.concatenate([b["classes"] for b in exported]),
+              "counters": np.concatenate([b["counters"] for b in exported]),
+              "bank_sizes": np.array([len(b["classes"]) for b in exported], dtype=np.int64),
+              "classes": _classes_array(estimator.classes_)}
     header = {"format": "memorynet", "format_version": FORMAT_VERSION, "library_version": _version(),
-              "params": _json_params(model.get_params()), "image_shape": list(model.image_shape_),
-              "n_neurons": int(model.n_neurons_), "n_samples_seen": int(model.n_samples_seen_),
-              "metadata": metadata or {}, "sha256": _digest(arrays)}
+              "estimator": type(estimator).__name__, "params": _json_params(estimator.get_params()), "state": state,
+              "preprocessing": None if preprocessor is None else {"chain": preprocessor.chain,
+                                                                  "pixel_max": float(preprocessor.pixel_max)},
+              "metadata": metadata or {}}
     try:
+        header["sha256"] = _digest(arrays, header)
         header_bytes = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     except TypeError as exc:
         raise TypeError(f"metadata must be JSON-serialisable ({exc})") from exc
-    path = Path(path)
-    return atomic_write(path, lambda fh: np.savez(fh, header=header_bytes, **arrays))
+    return atomic_write(Path(path), lambda fh: np.savez(fh, header=header_bytes, **arrays))
 
 
 def _version() -> str:
-    from . import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("memorynet")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -98,15 +135,15 @@ def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise ModelFileError(f"{path}: truncated or corrupted model file (not a complete .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = {"header", *_ARRAYS} - set(npz.files)
-            if missing:
-                raise ModelFileError(f"{path}: not a memorynet model (missing {', '.join(sorted(missing))})")
-            arrays = {name: npz[name] for name in ("header", *_ARRAYS)}
+            if "header" not in npz.files:
+                raise ModelFileError(f"{path}: not a memorynet model (missing header)")
+            arrays = {name: npz[name] for name in npz.files}
     except ModelFileError:
         raise
     except ValueError as exc:  # object arrays need pickle, which is refused
         raise ModelFileError(f"{path}: refused ({exc}); model files never contain Python objects") from exc
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, NotImplementedError, RuntimeError) as exc:
+        # a damaged zip directory can claim encryption, another compression or zip version
         raise ModelFileError(f"{path}: truncated or corrupted model file ({exc})") from exc
     raw = arrays.pop("header")
     if raw.dtype != np.uint8 or raw.ndim != 1:
@@ -125,52 +162,89 @@ def read_header(path: str | os.PathLike) -> dict:
     return _check(Path(path), *_read(Path(path)))[0]
 
 
+def _upgrade_v1(header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
+    """A version 1 header and arrays in version 2's shape (one bank of the paper model, no preprocessor)."""
+    header = {**header, "estimator": "MemoryNetworkClassifier", "preprocessing": None,
+              "state": {"image_shape": header["image_shape"], "n_samples_seen": header["n_samples_seen"]}}
+    return header, {**arrays, "bank_sizes": np.array([len(arrays["labels"])], dtype=np.int64)}
+
+
 def _check(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
+    """Verify version, fields, checksum and array kinds; returns a version 2 header and arrays."""
     version = header.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ModelFileError(f"{path}: missing or invalid format_version")
     if version > FORMAT_VERSION:
         raise ModelFileError(f"{path}: written in format version {version} by memorynet "
                              f"{header.get('library_version')}; this memorynet reads up to version "
                              f"{FORMAT_VERSION}: upgrade memorynet")
-    required = {"params": dict, "image_shape": list, "n_neurons": int, "n_samples_seen": int, "metadata": dict,
-                "sha256": str}
+    missing = set(_ARRAYS[version]) - set(arrays)
+    if missing:
+        raise ModelFileError(f"{path}: not a memorynet model (missing {', '.join(sorted(missing))})")
+    required = {1: {"params": dict, "image_shape": list, "n_neurons": int, "n_samples_seen": int, "metadata": dict,
+                    "sha256": str},
+                2: {"params": dict, "estimator": str, "state": dict, "metadata": dict, "sha256": str}}[version]
     for key, kind in required.items():
         if not isinstance(header.get(key), kind):
             raise ModelFileError(f"{path}: header field {key!r} missing or not a {kind.__name__}")
-    if _digest(arrays) != header["sha256"]:
-        raise ModelFileError(f"{path}: checksum mismatch: the arrays were modified or corrupted")
-    memories, labels, counters, classes = (arrays[n] for n in _ARRAYS)
-    n, shape = header["n_neurons"], header["image_shape"]
+    if _digest(arrays, header if version > 1 else None) != header["sha256"]:
+        raise ModelFileError(f"{path}: checksum mismatch: the file was modified or corrupted")
+    if version == 1:
+        if len(arrays["labels"]) != header["n_neurons"]:
+            raise ModelFileError(f"{path}: array 'labels' should be int64 with {header['n_neurons']} rows")
+        header, arrays = _upgrade_v1(header, arrays)
+    state = header["state"]
+    shape = state.get("image_shape")
+    if not isinstance(shape, list) or len(shape) != 3 or not all(type(s) is int and s > 0 for s in shape):
+        raise ModelFileError(f"{path}: image_shape {shape} must be three positive integers")
+    if type(state.get("n_samples_seen")) is not int or state["n_samples_seen"] < 0:
+        raise ModelFileError(f"{path}: n_samples_seen must be a non-negative integer")
+    memories, labels, counters, sizes = (arrays[n] for n in ("memories", "labels", "counters", "bank_sizes"))
+    n = len(memories) if memories.ndim == 2 else -1
     expected = {"memories": (np.float32, 2), "labels": (np.int64, 1), "counters": (np.int64, 1)}
     for name, (dtype, ndim) in expected.items():
         if arrays[name].dtype != dtype or arrays[name].ndim != ndim or len(arrays[name]) != n:
             raise ModelFileError(f"{path}: array {name!r} should be {np.dtype(dtype).name} with {n} rows")
+    if sizes.dtype != np.int64 or sizes.ndim != 1 or len(sizes) == 0 or sizes.min() < 0 or sizes.sum() != n:
+        raise ModelFileError(f"{path}: bank_sizes must be non-negative int64 counts adding up to {n}")
+    classes = arrays["classes"]
     if classes.ndim != 1 or classes.dtype.kind not in "ifU" or len(classes) == 0:
         raise ModelFileError(f"{path}: array 'classes' must be a non-empty 1-D int, float or string array")
     if len(classes) > 1 and not (classes[1:] > classes[:-1]).all():
         raise ModelFileError(f"{path}: classes must be sorted and distinct")
-    if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape) \
-            or memories.shape[1] != int(np.prod(shape)):
-        raise ModelFileError(f"{path}: image_shape {shape} does not match memories of width {memories.shape[1]}")
     if not np.isfinite(memories).all():
         raise ModelFileError(f"{path}: memories contain NaN or infinity")
     if n and (labels.min() < 0 or labels.max() >= len(classes)):
         raise ModelFileError(f"{path}: neuron labels outside the {len(classes)} classes")
     if n and counters.min() < 1:
         raise ModelFileError(f"{path}: counters must be at least 1")
-    if header["n_samples_seen"] < int(counters.sum()):
-        raise ModelFileError(f"{path}: n_samples_seen is smaller than the inputs the counters record")
     return header, arrays
 
 
-def load_model(path: str | os.PathLike, cls=None):
-    """Read and verify a model file; return ``(fitted estimator, metadata)``."""
-    from .model import MemoryNetworkClassifier
+def _banks(path: Path, arrays: dict[str, np.ndarray], capacity: int, n_classes: int,
+           n_samples_seen: int) -> list[NeuronBank]:
+    bounds = np.concatenate([[0], np.cumsum(arrays["bank_sizes"])])
+    banks = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        counters = arrays["counters"][lo:hi]
+        if int(counters.sum(dtype=np.float64)) > n_samples_seen:
+            raise ModelFileError(f"{path}: n_samples_seen is smaller than the inputs the counters record")
+        try:
+            banks.append(NeuronBank.from_arrays(arrays["memories"][lo:hi], arrays["labels"][lo:hi], counters,
+                                                capacity=capacity, n_classes=n_classes))
+        except BankError as exc:
+            raise ModelFileError(f"{path}: {exc}") from exc
+    return banks
 
-    cls = cls or MemoryNetworkClassifier
+
+def load_model(path: str | os.PathLike):
+    """Read and verify a model file; return ``(model, metadata)``, the model being the estimator, or the
+    (preprocessor, estimator) :class:`~sklearn.pipeline.Pipeline` when the file holds one."""
     path = Path(path)
     header, arrays = _check(path, *_read(path))
+    cls = ESTIMATORS.get(header["estimator"])
+    if cls is None:
+        raise ModelFileError(f"{path}: unknown estimator {header['estimator']!r}; known: {', '.join(ESTIMATORS)}")
     params = dict(header["params"])
     if isinstance(params.get("image_shape"), list):
         params["image_shape"] = tuple(params["image_shape"])
@@ -179,9 +253,20 @@ def load_model(path: str | os.PathLike, cls=None):
         model._validate_params()
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: invalid parameters ({exc})") from exc
-    n = header["n_neurons"]
-    if n > model.max_neurons:
-        raise ModelFileError(f"{path}: {n} neurons exceed max_neurons={model.max_neurons}")
-    model._restore(arrays["memories"], arrays["labels"], arrays["counters"], arrays["classes"],
-                   tuple(header["image_shape"]), header["n_samples_seen"])
-    return model, header["metadata"]
+    state = header["state"]
+    banks = _banks(path, arrays, model.max_neurons, len(arrays["classes"]), state["n_samples_seen"])
+    try:
+        model._import_state(state, arrays["classes"], banks)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
+    prep = header.get("preprocessing")
+    if prep is None:
+        return model, header["metadata"]
+    try:
+        if not isinstance(prep, dict) or set(prep) != {"chain", "pixel_max"}:
+            raise ValueError("expected {'chain': ..., 'pixel_max': ...}")
+        check_chain(prep["chain"])
+        preprocessor = ImagePreprocessor(prep["chain"], prep["pixel_max"]).fit()
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: invalid preprocessing ({exc})") from exc
+    return Pipeline([("preprocess", preprocessor), ("network", model)]), header["metadata"]

@@ -103,11 +103,11 @@ def plot_energy(result: dict, path) -> Path:
     return _save(fig, path)
 
 
-def memory_montage(model, path, class_names=None, per_class: int = 12) -> Path:
-    """The neuron memories drawn as images, one row per class (most-used first), titled with their counters."""
-    classes = model.classes_
+def memory_montage(view: dict, classes, path, class_names=None, per_class: int = 12) -> Path:
+    """The neuron memories of one bank (``view`` from ``model.memory_view()``) drawn as images, one row per class
+    (most-used first), titled with their counters."""
     fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 1.05), squeeze=False)
-    labels, counters, memories = model.labels_, model.counters_, model.memories_
+    labels, counters, memories = view["labels"], view["counters"], view["memories"]
     for row, label in enumerate(classes):
         rows = np.flatnonzero(labels == label)
         rows = rows[np.argsort(-counters[rows], kind="stable")][:per_class]
@@ -118,7 +118,8 @@ def memory_montage(model, path, class_names=None, per_class: int = 12) -> Path:
                 ax.set_title(f"c={counters[rows[col]]}", fontsize=6)
         name = class_names[int(label)] if class_names is not None and np.issubdtype(type(label), np.integer) else label
         axes[row][0].text(-0.3, 0.5, str(name), transform=axes[row][0].transAxes, ha="right", va="center", fontsize=8)
-    fig.suptitle(f"{model.n_neurons_} neurons, most-used per class (c = inputs absorbed)", fontsize=9)
+    fig.suptitle(f"{len(labels)} neurons of bank {view['position']} (region at {tuple(view['corner'])}), most-used "
+                 "per class (c = inputs absorbed)", fontsize=9)
     return _save(fig, path)
 
 
@@ -134,20 +135,25 @@ def confusion_figure(y_true, y_pred, labels, path, class_names=None) -> Path:
     return _save(fig, path)
 
 
-def nearest_neurons_figure(model, images: np.ndarray, path, k: int = 5) -> Path:
-    """For a few test images (n, C, H, W), the image and its k nearest neurons with their labels."""
+def nearest_neurons_figure(view: dict, images: np.ndarray, path, distance: str = "l2", p: float = 2.0,
+                           k: int = 5) -> Path:
+    """For a few (preprocessed) images (n, C, H, W), the region one bank sees (``view`` from
+    ``model.memory_view()``) and that bank's k nearest neurons with their labels and distances."""
     from .kernels import nearest_neurons
 
-    flat = images.reshape(len(images), -1).astype(np.float32)
-    bank = model.memories_.reshape(model.n_neurons_, -1)
-    distances, idx = nearest_neurons(flat, bank, k, model.distance, p=model.p)
+    (r, c), (_, h, w) = view["corner"], view["memories"].shape[1:]
+    regions = images[:, :, r:r + h, c:c + w]
+    flat = np.ascontiguousarray(regions, dtype=np.float32).reshape(len(images), -1)
+    memories = view["memories"]
+    distances, idx = nearest_neurons(flat, memories.reshape(len(memories), -1), k, distance, p=p)
+    k = idx.shape[1]
     fig, axes = plt.subplots(len(images), k + 1, figsize=((k + 1) * 1.1, len(images) * 1.2), squeeze=False)
-    for i, image in enumerate(images):
-        axes[i][0].imshow(_image(image), cmap="gray")
+    for i, region in enumerate(regions):
+        axes[i][0].imshow(_image(region), cmap="gray")
         axes[i][0].set_title("input", fontsize=7)
         for j in range(k):
-            axes[i][j + 1].imshow(_image(model.memories_[idx[i, j]]), cmap="gray")
-            axes[i][j + 1].set_title(f"{model.labels_[idx[i, j]]} d={distances[i, j]:.1f}", fontsize=6)
+            axes[i][j + 1].imshow(_image(memories[idx[i, j]]), cmap="gray")
+            axes[i][j + 1].set_title(f"{view['labels'][idx[i, j]]} d={distances[i, j]:.1f}", fontsize=6)
         for ax in axes[i]:
             ax.axis("off")
     return _save(fig, path)

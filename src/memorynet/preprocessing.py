@@ -6,10 +6,14 @@ images (n, C', H, W); they are fixed, position-independent operations with no le
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from scipy.ndimage import gaussian_filter
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
 
-__all__ = ["scale_pixels", "raw_pixels", "standardize_images", "grayscale", "local_contrast_normalize",
+__all__ = ["ImagePreprocessor", "scale_pixels", "raw_pixels", "standardize_images", "grayscale", "local_contrast_normalize",
            "difference_of_gaussians", "opponent_colors", "TRANSFORMS", "apply"]
 
 
@@ -74,10 +78,63 @@ TRANSFORMS = {"scale": scale_pixels, "raw": raw_pixels, "standardize": standardi
               "opponent": opponent_colors}
 
 
-def apply(name: str, X: np.ndarray, pixel_max: float) -> np.ndarray:
-    """Apply the named transform, or a chain ``"a+b"`` (a first, on raw intensities; then b on its output)."""
-    for i, part in enumerate(name.split("+")):
+def check_chain(name: str) -> list[str]:
+    """The steps of a chain ``"a+b"``, after checking that each is a known transform."""
+    if not isinstance(name, str):
+        raise ValueError(f"preprocessing must be a string such as 'dog+standardize', got {name!r}")
+    parts = name.split("+")
+    for part in parts:
         if part not in TRANSFORMS:
             raise ValueError(f"unknown preprocessing {part!r}; choose from {', '.join(TRANSFORMS)} (join with '+')")
+    return parts
+
+
+def apply(name: str, X: np.ndarray, pixel_max: float) -> np.ndarray:
+    """Apply the named transform, or a chain ``"a+b"`` (a first, on raw intensities; then b on its output)."""
+    for i, part in enumerate(check_chain(name)):
         X = TRANSFORMS[part](X, pixel_max if i == 0 else 1.0)
     return X
+
+
+class ImagePreprocessor(TransformerMixin, BaseEstimator):
+    """A fixed preprocessing chain as a scikit-learn transformer: nothing is learnt, ``fit`` only validates.
+
+    Parameters
+    ----------
+    chain : str, default="scale"
+        Transforms joined by ``+`` (see :data:`TRANSFORMS`), applied left to right to raw intensities.
+    pixel_max : float, default=255.0
+        Largest raw intensity of the input images.
+
+    Input: images (n, C, H, W), (n, H, W) (one channel) or flat rows (n, D) (a 1 x 1 x D image);
+    output: float32 images (n, C', H, W), or rows (n, C' * D) for flat input.
+    """
+
+    _parameter_constraints: dict = {"chain": [str], "pixel_max": [Interval(Real, 0, None, closed="neither")]}
+
+    def __init__(self, chain: str = "scale", pixel_max: float = 255.0):
+        self.chain = chain
+        self.pixel_max = pixel_max
+
+    def fit(self, X=None, y=None):
+        """Validate the parameters; nothing is learnt. Returns ``self``."""
+        self._validate_params()
+        check_chain(self.chain)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+    def transform(self, X) -> np.ndarray:
+        """Apply the chain to the images ``X``."""
+        check_chain(self.chain)
+        X = np.asarray(X)
+        if X.dtype.kind not in "uifb" or X.ndim not in (2, 3, 4):
+            raise ValueError(f"expected numeric images (n, C, H, W), (n, H, W) or rows (n, D), got {X.dtype} "
+                             f"{X.shape}")
+        flat = X.ndim == 2
+        images = X.reshape(len(X), 1, 1, -1) if flat else X.reshape(len(X), -1, *X.shape[-2:])
+        out = apply(self.chain, images, float(self.pixel_max))
+        return out.reshape(len(X), -1) if flat else out

@@ -1,35 +1,37 @@
-"""Named, validated configurations: unfitted scikit-learn pipelines (fixed preprocessing -> memory).
+"""Named, validated configurations: unfitted pipelines of a fixed preprocessing and a memory estimator.
 
 Every value was chosen on a validation split carved from the training set (``memorynet reproduce --only
-ablation`` reports them on the test set once); see the README's "Beyond the paper" section.
+rf-validation`` and ``--only ablation``); see the README's "Beyond the paper" section. A preset takes raw images
+(intensities 0..``pixel_max``), and its fitted pipeline saves and loads as one model file.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
 
-from . import preprocessing
 from .model import MemoryNetworkClassifier
+from .preprocessing import ImagePreprocessor
 from .receptive_fields import LocalReceptiveFieldClassifier
 
 __all__ = ["PRESETS", "preset"]
 
-# name: (preprocessing chain, estimator factory); inputs are raw 0-255 images (n, C, H, W).
+# name: (preprocessing chain, estimator class, its parameters)
 PRESETS = {
-    "paper": ("scale", lambda seed: MemoryNetworkClassifier(10000, random_state=seed)),
-    "mnist-best": ("dog+standardize", lambda seed: LocalReceptiveFieldClassifier(14, 7, 20000, random_state=seed)),
-    "cifar10-best": ("opponent+standardize",
-                     lambda seed: LocalReceptiveFieldClassifier(8, 4, 5000, random_state=seed)),
+    "paper": ("scale", MemoryNetworkClassifier, {"max_neurons": 10000}),
+    "mnist-best": ("dog+standardize", LocalReceptiveFieldClassifier,
+                   {"patch_size": 14, "stride": 7, "max_neurons": 20000}),
+    "cifar10-best": ("opponent+standardize", LocalReceptiveFieldClassifier,
+                     {"patch_size": 8, "stride": 4, "max_neurons": 5000}),
 }
 
 
-def preset(name: str, random_state=None, pixel_max: float = 255.0) -> Pipeline:
-    """An unfitted pipeline for the named preset; feed it raw images (intensities 0..``pixel_max``)."""
+def preset(name: str, random_state=None, pixel_max: float = 255.0, **overrides) -> Pipeline:
+    """An unfitted pipeline for the named preset; feed it raw images (intensities 0..``pixel_max``).
+
+    ``overrides`` replace estimator parameters (e.g. ``verbose=True``, ``search_backend="faiss"``).
+    """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    chain, make = PRESETS[name]
-    transform = FunctionTransformer(partial(preprocessing.apply, chain, pixel_max=pixel_max))
-    return Pipeline([("preprocess", transform), ("network", make(random_state))])
+    chain, cls, params = PRESETS[name]
+    estimator = cls(**{**params, "random_state": random_state, **overrides})
+    return Pipeline([("preprocess", ImagePreprocessor(chain, pixel_max)), ("network", estimator)])

@@ -1,154 +1,158 @@
-"""Local receptive fields: one Memory Network per image position, no weights shared across positions.
+"""Local receptive fields: one neuron bank per image position, no weights shared across positions.
 
 Each image is cut into (possibly overlapping) ``patch_size`` x ``patch_size`` patches on a grid of ``stride``.
-The patch at each grid position has its own memory bank, trained by the same one-pass rule on that patch alone.
+The patch at each grid position has its own bank, trained by the same one-pass rule on that patch alone.
 An image is classified by combining the positions: ``"distance"`` sums, over positions, each class's distance
 from the patch to that position's nearest neuron of the class, and picks the class with the smallest sum;
-``"vote"`` lets each position vote for the label of its nearest neuron.
+``"vote"`` lets the ``n_neighbors`` nearest neurons of each position vote.
 """
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
-from . import kernels, voting
-from .model import MemoryNetworkClassifier
+from . import voting
+from .bank import NeuronBank
+from .base import PARAMETER_CONSTRAINTS, MemoryEstimator
 
 __all__ = ["LocalReceptiveFieldClassifier", "patch_grid"]
 
 
 def patch_grid(height: int, width: int, patch_size: int, stride: int) -> list[tuple[int, int]]:
-    """Top-left corners of the patches; the last row and column are aligned with the image border."""
+    """Top-left corners of the patches (clipped to the image); the last row and column meet the image border."""
     def starts(size):
-        last = size - patch_size
+        last = max(size - patch_size, 0)
         return sorted(set(range(0, last + 1, stride)) | {last})
     return [(r, c) for r in starts(height) for c in starts(width)]
 
 
-class LocalReceptiveFieldClassifier(ClassifierMixin, BaseEstimator):
-    """A Memory Network per patch position, combined by summed class distances or votes.
+class LocalReceptiveFieldClassifier(MemoryEstimator):
+    """A neuron bank per patch position, learnt by the Memory Network's rule, combined by class distances or votes.
+
+    The parameters not listed here (``threshold``, ``distance``, ``p``, ``batch_size``, ``new_label_policy``,
+    ``class_budget``, ``consolidate``, ``shuffle``, ``random_state``, ``search_backend``, ``verbose``) mean what they
+    mean in :class:`MemoryNetworkClassifier` and are shared by every position's bank; the single pass visits the
+    samples in the same order at every position.
 
     Parameters
     ----------
-    patch_size, stride : int, default=14, 7
-        Side of the square patches and the step of their grid, in pixels.
+    patch_size : int, default=14
+        Side of the square patches, in pixels. A patch larger than the image is clipped to it (flat ``(n, D)``
+        input is a 1 x D image unless it is square or ``image_shape`` is given).
+    stride : int, default=7
+        Step of the patch grid, in pixels.
     max_neurons : int, default=2000
         Memory budget of each position.
     combine : {"distance", "vote"}, default="distance"
-        How positions are combined (see module docstring).
-    image_shape : tuple (C, H, W) or None
-        Shape of one image, inferred from 4-D input when None.
-    **memory parameters** (``threshold``, ``distance``, ``p``, ``batch_size``, ``class_budget``, ``random_state``,
-    ``shuffle``): as in :class:`MemoryNetworkClassifier`, shared by every position's bank; the single pass visits
-    the samples in the same order at every position.
+        How positions are combined (see the module docstring).
+    n_neighbors : int, default=1
+        Nearest neurons that vote at each position (``combine="vote"`` only).
+    image_shape : tuple (C, H, W) or None, default=None
+        Shape of one image; ``None`` infers it from 3-D/4-D input, else from square flat rows (1, H, H).
+
+    Attributes
+    ----------
+    banks_ : list of NeuronBank
+        One bank per position, in the order of ``corners_``.
+    corners_ : list of (row, column)
+        Top-left corner of each position's patch.
+    classes_, image_shape_, n_features_in_, n_samples_seen_, n_neurons_ :
+        As in :class:`MemoryNetworkClassifier` (``n_neurons_`` over all positions).
     """
 
-    _parameter_constraints: dict = {
-        "patch_size": [Interval(Integral, 1, None, closed="left")],
-        "stride": [Interval(Integral, 1, None, closed="left")],
-        "combine": [StrOptions({"distance", "vote"})],
-        **{key: MemoryNetworkClassifier._parameter_constraints[key]
-           for key in ("max_neurons", "threshold", "distance", "p", "batch_size", "class_budget", "image_shape",
-                       "shuffle", "random_state")},
-    }
+    _parameter_constraints: dict = {key: PARAMETER_CONSTRAINTS[key] for key in (
+        "patch_size", "stride", "max_neurons", "combine", "n_neighbors", "threshold", "distance", "p", "batch_size",
+        "new_label_policy", "class_budget", "consolidate", "image_shape", "shuffle", "random_state", "search_backend",
+        "verbose")}
 
     def __init__(self, patch_size: int = 14, stride: int = 7, max_neurons: int = 2000, *, combine: str = "distance",
-                 threshold: float | None = None, distance: str = "l2", p: float = 2.0, batch_size: int = 1024,
-                 class_budget: str = "shared", image_shape=None, shuffle: bool = True, random_state=None):
+                 n_neighbors: int = 1, threshold: float | None = None, distance: str = "l2", p: float = 2.0,
+                 batch_size: int = 1024, new_label_policy: str = "reserve", class_budget: str = "shared",
+                 consolidate: bool = False, image_shape=None, shuffle: bool = True, random_state=None,
+                 search_backend: str = "numpy", verbose: bool = False):
         self.patch_size = patch_size
         self.stride = stride
         self.max_neurons = max_neurons
         self.combine = combine
+        self.n_neighbors = n_neighbors
         self.threshold = threshold
         self.distance = distance
         self.p = p
         self.batch_size = batch_size
+        self.new_label_policy = new_label_policy
         self.class_budget = class_budget
+        self.consolidate = consolidate
         self.image_shape = image_shape
         self.shuffle = shuffle
         self.random_state = random_state
+        self.search_backend = search_backend
+        self.verbose = verbose
+
+    def _default_image_shape(self, n_features):
+        side = int(round(np.sqrt(n_features)))
+        return (1, side, side) if side * side == n_features else (1, 1, n_features)
 
     @property
-    def n_neurons_(self) -> int:
-        """Neurons in use over all positions."""
+    def corners_(self) -> list[tuple[int, int]]:
         check_is_fitted(self)
-        return sum(bank.n_neurons_ for bank in self.banks_)
+        return patch_grid(self.image_shape_[1], self.image_shape_[2], self.patch_size, self.stride)
 
-    def _images(self, X, *, reset: bool) -> np.ndarray:
-        shape = None
-        if getattr(X, "ndim", 2) == 4:
-            shape = tuple(X.shape[1:])
-            X = np.asarray(X).reshape(len(X), -1)
-        X = validate_data(self, X, reset=reset, dtype=np.float32)
-        if reset:
-            shape = tuple(self.image_shape) if self.image_shape is not None else shape
-            if shape is None or int(np.prod(shape)) != X.shape[1]:
-                side = int(round(np.sqrt(X.shape[1])))
-                if side * side != X.shape[1]:
-                    raise ValueError("give image_shape=(C, H, W) or 4-D input: the patches need the image layout")
-                shape = (1, side, side)
-            if self.patch_size > min(shape[1:]):
-                raise ValueError(f"patch_size={self.patch_size} is larger than the {shape[1]}x{shape[2]} images")
-            self.image_shape_ = shape
-        return X.reshape(len(X), *self.image_shape_)
+    def _bank_layout(self):
+        return self.corners_, (self.image_shape_[0], *self._patch_shape())
+
+    def _patch_shape(self) -> tuple[int, int]:
+        return min(self.patch_size, self.image_shape_[1]), min(self.patch_size, self.image_shape_[2])
+
+    def _new_banks(self) -> list[NeuronBank]:
+        rows, cols = self._patch_shape()
+        width = self.image_shape_[0] * rows * cols
+        return [NeuronBank(width, self.max_neurons) for _ in self.corners_]
 
     def _patches(self, images: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
-        r, c = corner
-        patch = images[:, :, r:r + self.patch_size, c:c + self.patch_size]
-        return np.ascontiguousarray(patch).reshape(len(images), -1)
+        """The patch at ``corner`` of every image (n, C, H, W), as contiguous rows (n, C*h*w)."""
+        (r, c), (rows, cols) = corner, self._patch_shape()
+        return np.ascontiguousarray(images[:, :, r:r + rows, c:c + cols]).reshape(len(images), -1)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """One pass over (X, y) at every position. Returns ``self``."""
-        images = self._images(X, reset=True)
-        _, y = validate_data(self, images.reshape(len(images), -1), y, reset=False)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        order = check_random_state(self.random_state).permutation(len(y)) if self.shuffle else np.arange(len(y))
-        images, y = images[order], y[order]
-        self.corners_ = patch_grid(self.image_shape_[1], self.image_shape_[2], self.patch_size, self.stride)
-        self.banks_ = []
-        for corner in self.corners_:
-            bank = MemoryNetworkClassifier(self.max_neurons, threshold=self.threshold, distance=self.distance, p=self.p,
-                                           batch_size=self.batch_size, class_budget=self.class_budget, shuffle=False)
-            self.banks_.append(bank.fit(self._patches(images, corner), y))
-        return self
+    def _learn_rows(self, X, classes, order):
+        images = X.reshape(len(X), *self.image_shape_)
+        if order is not None:
+            images, classes = images[order], classes[order]
+        rule = self._rule()
+        positions = zip(self.corners_, self.banks_, self._searchers())
+        for corner, bank, searcher in tqdm(list(positions), desc="positions", disable=not self.verbose, leave=False):
+            rule.learn(bank, searcher, self._patches(images, corner), classes, self.batch_size)
 
     def _class_scores(self, X) -> np.ndarray:
         """(n, n_classes): summed nearest-neuron distances per class, or vote counts (negated, lower is better)."""
         check_is_fitted(self)
-        images = self._images(X, reset=False)
+        rows = self._validate_X(X, reset=False)
+        images = rows.reshape(len(rows), *self.image_shape_)
         n_classes = len(self.classes_)
         total = np.zeros((len(images), n_classes))
-        for corner, bank in zip(self.corners_, self.banks_):
+        for corner, bank, searcher in zip(self.corners_, self.banks_, self._searchers()):
             patches = self._patches(images, corner)
-            neurons = bank._bank[: bank.n_neurons_]
-            classes = np.searchsorted(self.classes_, bank.labels_)
             if self.combine == "distance":
-                nearest = kernels.nearest_per_class(patches, neurons, classes, n_classes, self.distance, p=self.p)
-                total += nearest  # finite: every bank holds every class (new_label_policy="reserve")
+                total += searcher.nearest_per_class(patches, n_classes)  # finite: every class holds a neuron
             else:
-                _, idx = kernels.nearest_neurons(patches, neurons, 1, self.distance, p=self.p)
-                total -= voting.tally_votes(classes[idx][:, :, None], np.ones((len(idx), 1, 1)), n_classes)
+                _, idx = searcher.nearest(patches, self.n_neighbors)
+                total -= voting.tally_votes(bank.classes[idx][:, None, :], np.ones((len(idx), 1, idx.shape[1])),
+                                            n_classes)
         return total
 
     def predict(self, X) -> np.ndarray:
         """The class with the smallest summed distance (or the most votes), (n,)."""
-        return self.classes_[self._class_scores(X).argmin(axis=1)]
+        scores = self._class_scores(X)
+        return self.classes_[scores.argmin(axis=1)]
 
     def predict_proba(self, X) -> np.ndarray:
-        """Votes: share of positions voting for each class; distances: softmin of the summed distances
-        scaled by their spread (a ranking aid, not a calibrated probability)."""
+        """Votes: share of the position votes each class receives. Distances: a softmin of each image's summed
+        distances, scaled by that image's own spread of them (a ranking aid, not a calibrated probability; it
+        never depends on the other images of the batch)."""
         scores = -self._class_scores(X)
         if self.combine == "vote":
             return scores / scores.sum(axis=1, keepdims=True)
-        scores = (scores - scores.max(axis=1, keepdims=True)) / max(float(scores.std()), 1e-12)
-        weights = np.exp(scores)
+        spread = np.maximum(scores.std(axis=1, keepdims=True), 1e-12)
+        weights = np.exp((scores - scores.max(axis=1, keepdims=True)) / spread)
         return weights / weights.sum(axis=1, keepdims=True)

@@ -1,0 +1,281 @@
+"""The base every memorynet estimator shares: parameters, input validation, image shapes, the one-pass protocol
+(``fit`` resets and calls the same learning step as ``partial_fit``), searchers, and saving / loading.
+
+A subclass declares its banks (:meth:`MemoryEstimator._new_banks`), how a batch of images reaches them
+(:meth:`MemoryEstimator._learn_rows`) and how it predicts; everything else is here, once.
+"""
+
+from __future__ import annotations
+
+import functools
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import kernels, persistence
+from .bank import NeuronBank
+from .rule import NoRoomForClass, OnePassRule
+from .searchers import SEARCH_BACKENDS, Searcher, make_searcher
+
+__all__ = ["MemoryEstimator", "PARAMETER_CONSTRAINTS"]
+
+_MAX_ABS_INPUT = 1e15  # (1e15)^2 times any realistic feature count stays below float32's 3.4e38
+
+# Every parameter of every estimator, validated and documented once (see each estimator's docstring).
+PARAMETER_CONSTRAINTS: dict = {
+    "max_neurons": [Interval(Integral, 1, None, closed="left")],
+    "threshold": [None, Interval(Real, 0, None, closed="left")],
+    "distance": [StrOptions(set(kernels.METRICS))],
+    "p": [Interval(Real, 1, None, closed="left")],
+    "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+    "weights": [StrOptions({"uniform", "distance"})],
+    "channel_voting": ["boolean"],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "image_shape": [None, tuple, list],
+    "new_label_policy": [StrOptions({"reserve", "error"})],
+    "class_budget": [StrOptions({"shared", "balanced"})],
+    "consolidate": ["boolean"],
+    "shuffle": ["boolean"],
+    "random_state": ["random_state"],
+    "search_backend": [StrOptions(set(SEARCH_BACKENDS)), callable],
+    "verbose": ["verbose"],
+    "patch_size": [Interval(Integral, 1, None, closed="left")],
+    "stride": [Interval(Integral, 1, None, closed="left")],
+    "combine": [StrOptions({"distance", "vote"})],
+}
+
+
+def unchanged_on_error(method):
+    """Decorator: if ``method`` raises, the estimator's attributes are put back as they were before the call."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+    return wrapper
+
+
+def _flatten(X):
+    """Accept (n, D), (n, H, W) or (n, C, H, W); return (rows, the image shape the input implies or None)."""
+    ndim = getattr(X, "ndim", None)
+    if ndim is None and not hasattr(X, "__array__") and not hasattr(X, "tocsr"):
+        X = np.asarray(X)
+        ndim = X.ndim
+    if ndim in (3, 4):
+        shape = X.shape[1:] if ndim == 4 else (1, *X.shape[1:])
+        return np.asarray(X).reshape(len(X), -1), tuple(int(s) for s in shape)
+    return X, None
+
+
+class MemoryEstimator(ClassifierMixin, BaseEstimator):
+    """Shared machinery of the memory classifiers (not an estimator by itself).
+
+    Subclasses set ``_parameter_constraints`` from :data:`PARAMETER_CONSTRAINTS` and implement
+    :meth:`_new_banks`, :meth:`_learn_rows` and prediction.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        persistence.ESTIMATORS[cls.__name__] = cls  # model files name the estimator class
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Hooks for subclasses
+
+    def _default_image_shape(self, n_features: int) -> tuple[int, int, int]:
+        """Image shape of flat (n, D) input when ``image_shape`` is not given."""
+        return (1, 1, n_features)
+
+    def _check_layout(self, shape: tuple[int, int, int]) -> None:
+        """Refuse an image shape this model cannot work with (raise ``ValueError``)."""
+
+    def _new_banks(self) -> list[NeuronBank]:
+        """Empty banks for the fitted image shape."""
+        raise NotImplementedError
+
+    def _learn_rows(self, X: np.ndarray, classes: np.ndarray, order: np.ndarray | None) -> None:
+        """Learn the rows ``X`` (n, C*H*W) with class indices ``classes``, in ``order``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Input handling
+
+    def _validate_X(self, X, *, reset: bool) -> np.ndarray:
+        """(n, C*H*W) float32 rows; on ``reset`` also fixes ``image_shape_``."""
+        X, implied = _flatten(X)
+        X = validate_data(self, X, reset=reset, dtype=np.float32, order="C")
+        largest = max(float(X.max()), -float(X.min())) if X.size else 0.0  # no |X| temporary
+        if largest > _MAX_ABS_INPUT:
+            raise ValueError(f"input values reach {largest:.3g}; squared distances would overflow float32 "
+                             f"beyond ±{_MAX_ABS_INPUT:g}: scale the input (e.g. memorynet.scale_pixels)")
+        if reset:
+            shape = self.image_shape if self.image_shape is not None else implied
+            shape = self._default_image_shape(X.shape[1]) if shape is None else shape
+            if (len(shape) != 3 or not all(isinstance(s, Integral) and s > 0 for s in shape)
+                    or int(np.prod(shape)) != X.shape[1]):
+                raise ValueError(f"image_shape={tuple(shape)} does not match the {X.shape[1]} features per sample; "
+                                 "give (C, H, W), three positive integers with C * H * W equal to the number of "
+                                 "features")
+            shape = tuple(int(s) for s in shape)
+            self._check_layout(shape)
+            self.image_shape_ = shape
+        elif implied is not None and implied != self.image_shape_:
+            raise ValueError(f"images of shape {implied} given to a model fitted on images of shape "
+                             f"{self.image_shape_}; resize or reshape them to match")
+        return X
+
+    def _validate_Xy(self, X, y, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        X = self._validate_X(X, reset=reset)
+        X, y = validate_data(self, X, y, reset=False, dtype=np.float32)
+        check_classification_targets(y)
+        return X, y
+
+    def _class_indices(self, y, classes: np.ndarray | None = None) -> np.ndarray:
+        classes = self.classes_ if classes is None else classes
+        unknown = ~np.isin(y, classes)
+        if unknown.any():
+            raise ValueError(f"y contains labels {np.unique(y[unknown]).tolist()} that are not among "
+                             f"classes_={classes.tolist()}; pass every class to the first partial_fit "
+                             "call (classes=...) or call fit")
+        return np.searchsorted(classes, y)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # One pass
+
+    def _rule(self) -> OnePassRule:
+        return OnePassRule(len(self.classes_), threshold=self.threshold, new_label_policy=self.new_label_policy,
+                           class_budget=self.class_budget, consolidate=self.consolidate)
+
+    def _searchers(self) -> list[Searcher]:
+        """One searcher per bank, made on first use and kept up to date by the banks."""
+        if getattr(self, "_searcher_cache", None) is None:
+            factory = self.search_backend if callable(self.search_backend) else \
+                functools.partial(make_searcher, self.search_backend)
+            self._searcher_cache = [factory(self.distance, self.p).attach(bank) for bank in self.banks_]
+        return self._searcher_cache
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_searcher_cache", None)  # engine state (FAISS indexes, device tensors) is rebuilt on demand
+        return state
+
+    def _begin(self, classes: np.ndarray) -> None:
+        if len(classes) > self.max_neurons:
+            raise ValueError(f"max_neurons={self.max_neurons} is smaller than the number of classes "
+                             f"({len(classes)}); every class needs at least one neuron")
+        self.classes_ = classes
+        self.n_samples_seen_ = 0
+        self.banks_ = self._new_banks()
+        self._searcher_cache = None
+
+    def _learn(self, X: np.ndarray, classes: np.ndarray, order: np.ndarray | None = None) -> None:
+        try:
+            self._learn_rows(X, classes, order)
+        except NoRoomForClass as exc:
+            label = self.classes_[exc.class_index].item()
+            raise ValueError(f"the memory is full ({exc.capacity} neurons) and label {label!r} has no neuron yet; "
+                             "raise max_neurons, or use new_label_policy='reserve' with every class declared up "
+                             "front") from None
+        self.n_samples_seen_ += len(X)
+
+    @unchanged_on_error
+    def fit(self, X, y):
+        """Learn from (X, y) in exactly one pass, starting from an empty memory. Returns ``self``."""
+        self._validate_params()
+        X, y = self._validate_Xy(X, y, reset=True)
+        self._begin(np.unique(y))
+        order = check_random_state(self.random_state).permutation(len(X)) if self.shuffle else None
+        self._learn(X, self._class_indices(y), order)
+        return self
+
+    @unchanged_on_error
+    def partial_fit(self, X, y, classes=None):
+        """Continue the single pass on a new chunk of the stream, in the order given. Returns ``self``.
+
+        ``classes`` (every label the stream will carry) is needed on the first call unless ``y`` already
+        holds them all; it is how ``new_label_policy="reserve"`` knows which slots to keep.
+        """
+        first = not hasattr(self, "classes_")
+        if first:
+            self._validate_params()
+        X, y = self._validate_Xy(X, y, reset=first)
+        if first:
+            declared = np.unique(y if classes is None else classes)
+            indices = self._class_indices(y, declared)  # checked before any state is made
+            self._begin(declared)
+        else:
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(f"classes={np.unique(classes).tolist()} differs from the classes of the first "
+                                 f"partial_fit call {self.classes_.tolist()}")
+            indices = self._class_indices(y)
+        self._learn(X, indices)
+        return self
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Learned state
+
+    @property
+    def n_neurons_(self) -> int:
+        """Neurons in use, over every bank."""
+        check_is_fitted(self)
+        return sum(len(bank) for bank in self.banks_)
+
+    def _bank_layout(self) -> tuple[list[tuple[int, int]], tuple[int, int, int]]:
+        """Top-left corner of the image region each bank sees, and that region's shape (C, h, w)."""
+        return [(0, 0)], self.image_shape_
+
+    def memory_view(self, position: int | None = None) -> dict:
+        """One bank as images: ``memories`` (n, C, h, w), ``labels`` (n,), ``counters`` (n,), the ``corner``
+        (row, column) of the image region it sees and its ``position`` (default: the middle bank)."""
+        check_is_fitted(self)
+        corners, shape = self._bank_layout()
+        position = len(corners) // 2 if position is None else position
+        if not 0 <= position < len(corners):
+            raise ValueError(f"position {position} out of range: this model has {len(corners)} banks")
+        bank = self.banks_[position]
+        return {"memories": bank.memories.reshape(-1, *shape), "labels": self.classes_[bank.classes],
+                "counters": bank.counters, "corner": corners[position], "position": position}
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Persistence (format and checks: memorynet.persistence)
+
+    def save(self, path, metadata: dict | None = None):
+        """Write the fitted model to ``path`` (a pickle-free ``.mnet`` file), atomically. Returns the path."""
+        check_is_fitted(self)
+        return persistence.save_model(self, path, metadata)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model of this class written by :meth:`save`, verifying format version, checksum and values."""
+        model = persistence.load_model(path)[0]
+        if not isinstance(model, cls):
+            raise persistence.ModelFileError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}; read it "
+                                             "with memorynet.load_model")
+        return model
+
+    def _export_state(self) -> tuple[dict, list[NeuronBank]]:
+        """What persistence stores besides the parameters: JSON state and the banks."""
+        return {"image_shape": list(self.image_shape_), "n_samples_seen": int(self.n_samples_seen_)}, self.banks_
+
+    def _import_state(self, state: dict, classes: np.ndarray, banks: list[NeuronBank]) -> None:
+        """Install learned state read from a verified model file (raises ``ValueError`` if it does not fit)."""
+        self.classes_ = classes
+        self.image_shape_ = tuple(state["image_shape"])
+        self._check_layout(self.image_shape_)
+        self.n_features_in_ = int(np.prod(self.image_shape_))
+        self.n_samples_seen_ = int(state["n_samples_seen"])
+        expected = self._new_banks()
+        if len(banks) != len(expected) or any(b.n_features != e.n_features for b, e in zip(banks, expected)):
+            raise ValueError(f"{len(banks)} banks do not fit a {type(self).__name__} of these parameters and "
+                             f"image shape {self.image_shape_} ({len(expected)} banks of width "
+                             f"{expected[0].n_features})")
+        self.banks_ = banks
+        self._searcher_cache = None
