@@ -68,7 +68,7 @@ def _system(task: dict) -> dict:
         from memorynet import MemoryNetworkClassifier
 
         model = MemoryNetworkClassifier(size, random_state=0).fit(X, y)
-        bank, labels = np.ascontiguousarray(model._bank[: model.n_neurons_]), model.labels_
+        bank, labels = np.ascontiguousarray(model.banks_[0].memories), model.labels_
         start = time.perf_counter()
         index = faiss.IndexFlatL2(bank.shape[1])
         index.add(bank)
@@ -134,7 +134,7 @@ def _training_products(task: dict) -> dict:
     model = MemoryNetworkClassifier(task["max_neurons"], random_state=0)
     train_s, _ = _timed(lambda: model.fit(X, y), task["repeats"])
     order = np.random.default_rng(0).permutation(len(X))  # the order fit used (random_state=0)
-    per_class = np.bincount(model._bank_class[: model.n_neurons_])
+    per_class = np.bincount(model.banks_[0].classes)
     rng = np.random.default_rng(1)
     shapes = []
     for start in range(task["max_neurons"], len(X), model.batch_size):
@@ -160,7 +160,7 @@ def _float64_agreement(task: dict) -> dict:
 
     X, y, X_test, y_test = _data(task["dataset"], task["data_dir"], task["n_train"], task["n_test"])
     model = MemoryNetworkClassifier(task["max_neurons"], random_state=0).fit(X, y)
-    bank = model._bank[: model.n_neurons_].astype(np.float64)
+    bank = model.banks_[0].memories.astype(np.float64)
     queries = X_test.astype(np.float64)
     nearest = np.concatenate([((bank**2).sum(1)[None] - 2 * q @ bank.T).argmin(1)
                               for q in np.array_split(queries, max(1, len(queries) // 500))])

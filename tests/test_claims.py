@@ -43,10 +43,14 @@ def test_tasks_are_pairs_of_classes():
     assert [t.tolist() for t in claims._tasks(np.arange(10).repeat(3))] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
 
 
-def test_show_draws_the_model(tmp_path):
+@pytest.mark.parametrize("preset", ["paper", "mnist-best"])
+def test_show_draws_the_model(tmp_path, preset):
     run = lambda *a: subprocess.run([sys.executable, "-m", "memorynet.cli", *a], capture_output=True,  # noqa: E731
                                     text=True, timeout=300)
-    assert run("train", "--no-progress", "--max-neurons", "200", "--save", str(tmp_path / "m.mnet")).returncode == 0
+    trained = run("train", "--no-progress", "--preset", preset, "--max-neurons", "200", "--patch-size", "4",
+                  "--save", str(tmp_path / "m.mnet")) if preset != "paper" else \
+        run("train", "--no-progress", "--max-neurons", "200", "--save", str(tmp_path / "m.mnet"))
+    assert trained.returncode == 0, trained.stderr
     out = run("show", "--model", str(tmp_path / "m.mnet"), "--out", str(tmp_path / "fig"))
     assert out.returncode == 0, out.stderr
     for name in ("memories.png", "confusion.png", "nearest.png"):

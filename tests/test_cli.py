@@ -106,3 +106,31 @@ def test_commands_write_only_where_told(tmp_path):
     assert result.returncode == 0, result.stderr
     assert list(home.iterdir()) == [] and list(work.iterdir()) == []
     assert sorted(p.name for p in model.parent.iterdir()) == ["m.mnet", "r.json"]
+
+
+def test_every_preset_trains_saves_and_predicts_from_the_command_line(tmp_path):
+    import numpy as np
+
+    from memorynet import datasets
+
+    model = tmp_path / "best.mnet"
+    out = memorynet("train", "--no-progress", "--preset", "mnist-best", "--max-neurons", "200", "--patch-size", "6",
+                    "--stride", "2", "--save", str(model))
+    assert out.returncode == 0, out.stderr
+    assert "preprocessing dog+standardize" in out.stdout and "neurons   800 of 800" in out.stdout  # 4 positions
+    np.save(tmp_path / "one.npy", datasets.load("digits").X_test[0])
+    out = memorynet("predict", "--model", str(model), str(tmp_path / "one.npy"))
+    assert out.returncode == 0 and len(out.stdout.strip().splitlines()) == 1, out.stderr
+    out = memorynet("evaluate", "--model", str(model), "--no-progress")
+    assert out.returncode == 0 and "accuracy  0.9" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "mnist-best", "--channel-voting"], "has no --channel-voting"),
+    (["--patch-size", "4"], "has no --patch-size"),
+    (["--preset", "cifar10-best"], "3 (RGB) channels"),
+    (["--preprocessing", "rot13"], "unknown preprocessing"),
+])
+def test_options_that_do_not_fit_the_preset_are_one_line_errors(args, message):
+    out = memorynet("train", "--no-progress", *args)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -44,20 +44,32 @@ def test_checkpoint_of_another_stream_is_refused(stream, tmp_path):
                    progress=False)
 
 
-def _stream_command(data_dir, checkpoint):
+_MODELS = {"paper": ["--batch-size", "8", "--max-neurons", "1500"],
+           "mnist-best": ["--preset", "mnist-best", "--batch-size", "64", "--max-neurons", "300"]}
+
+
+def _stream_command(data_dir, checkpoint, model):
     return [sys.executable, "-m", "memorynet.cli", "stream", "--dataset", "mnist", "--data-dir", str(data_dir),
-            "--limit", "12000", "--checkpoint-every", "500", "--batch-size", "8", "--max-neurons", "1500",
-            "--checkpoint", str(checkpoint), "--no-progress"]
+            "--limit", "12000", "--checkpoint-every", "500", *_MODELS[model], "--checkpoint", str(checkpoint),
+            "--no-progress"]
 
 
-def test_kill_minus_nine_and_resume_on_mnist(data_dir, tmp_path):
+@pytest.mark.parametrize("model", list(_MODELS))
+def test_kill_minus_nine_and_resume_on_mnist(data_dir, tmp_path, model):
     reference = tmp_path / "reference.mnet"
-    subprocess.run(_stream_command(data_dir, reference), check=True, capture_output=True, timeout=600)
+    subprocess.run(_stream_command(data_dir, reference, model), check=True, capture_output=True, timeout=600)
     checkpoint = tmp_path / "killed.mnet"
     positions = []
-    for delay in (2.5, 1.5, 3.0, 0.5):  # kill at several points, including before the first checkpoint
-        process = subprocess.Popen(_stream_command(data_dir, checkpoint), stdout=subprocess.DEVNULL,
+    # Kill before the first checkpoint, then three times just after a new checkpoint appeared, at various delays
+    # (mid-write of the next chunk or of the next checkpoint file).
+    for after_checkpoint, delay in ((False, 0.5), (True, 0.0), (True, 0.05), (True, 0.2)):
+        before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
+        process = subprocess.Popen(_stream_command(data_dir, checkpoint, model), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while after_checkpoint and time.monotonic() < deadline and process.poll() is None and (
+                not checkpoint.exists() or checkpoint.stat().st_mtime_ns == before):
+            time.sleep(0.01)
         time.sleep(delay)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
@@ -65,11 +77,12 @@ def test_kill_minus_nine_and_resume_on_mnist(data_dir, tmp_path):
             positions.append(load_model(checkpoint)[1]["position"])
     assert positions and positions[-1] < 12000, "the stream finished before it could be killed"
     assert positions == sorted(positions)  # nothing learned before a checkpoint was lost
-    done = subprocess.run(_stream_command(data_dir, checkpoint), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(_stream_command(data_dir, checkpoint, model), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     a, meta_a = load_model(reference)
     b, meta_b = load_model(checkpoint)
     assert meta_a["position"] == meta_b["position"] == 12000
-    np.testing.assert_array_equal(a.memories_, b.memories_)
-    np.testing.assert_array_equal(a.counters_, b.counters_)
-    np.testing.assert_array_equal(a.labels_, b.labels_)
+    for bank_a, bank_b in zip(a[-1].banks_, b[-1].banks_, strict=True):
+        np.testing.assert_array_equal(bank_a.memories, bank_b.memories)
+        np.testing.assert_array_equal(bank_a.counters, bank_b.counters)
+        np.testing.assert_array_equal(bank_a.classes, bank_b.classes)

@@ -13,8 +13,9 @@ from scipy.ndimage import gaussian_filter
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
-__all__ = ["ImagePreprocessor", "scale_pixels", "raw_pixels", "standardize_images", "grayscale", "local_contrast_normalize",
-           "difference_of_gaussians", "opponent_colors", "TRANSFORMS", "apply"]
+__all__ = ["ImagePreprocessor", "scale_pixels", "raw_pixels", "standardize_images", "grayscale",
+           "local_contrast_normalize", "difference_of_gaussians", "opponent_colors", "TRANSFORMS", "apply",
+           "check_chain"]
 
 
 def scale_pixels(X: np.ndarray, pixel_max: float = 255.0) -> np.ndarray:
