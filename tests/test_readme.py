@@ -20,3 +20,12 @@ def test_readme_opens_with_exactly_two_commands():
 def test_ci_runs_the_readme_test_command_verbatim():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert readme_commands()[1] in ci
+
+
+def test_parameter_tables_are_generated_from_the_estimators(tmp_path):
+    from memorynet.params import estimator_tables, update_tables
+
+    copy = tmp_path / "README.md"
+    copy.write_text((ROOT / "README.md").read_text())
+    assert "<!-- params:LocalReceptiveFieldClassifier -->" in copy.read_text()
+    assert not update_tables(copy, estimator_tables()), "run: python -m memorynet.params README.md"
