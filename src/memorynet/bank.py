@@ -8,6 +8,8 @@ row and its counter (inputs absorbed). Buffers grow geometrically up to ``capaci
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 __all__ = ["NeuronBank", "BankError"]
@@ -65,12 +67,17 @@ class NeuronBank:
         return self.capacity - self.size
 
     def attach(self, observer) -> None:
-        """Tell ``observer`` of every change: ``observer.rows_changed(rows)`` after appends, updates and merges."""
-        self._observers.append(observer)
+        """Tell ``observer`` of every change: ``observer.rows_changed(rows)`` after appends, updates and merges.
+
+        The bank holds the observer weakly (a searcher refers to its bank; no reference cycle keeps a dropped
+        bank's memory alive)."""
+        self._observers.append(weakref.ref(observer))
 
     def _notify(self, rows: np.ndarray) -> None:
-        for observer in self._observers:
-            observer.rows_changed(rows)
+        for ref in self._observers:
+            observer = ref()
+            if observer is not None:
+                observer.rows_changed(rows)
 
     def class_counts(self, n_classes: int) -> np.ndarray:
         """Neurons per class index, (n_classes,) int."""
@@ -83,14 +90,20 @@ class NeuronBank:
             raise BankError(f"cannot append {len(memories)} neurons to a bank holding {n0} of {self.capacity}")
         if n1 > len(self._memories):  # grow the buffers geometrically, never past capacity
             rows = min(self.capacity, max(n1, 2 * len(self._memories)))
-            self._memories = np.resize(self._memories, (rows, self.n_features))
-            self._classes = np.resize(self._classes, rows)
-            self._counters = np.resize(self._counters, rows)
+            self._memories = self._grown(self._memories, rows)
+            self._classes = self._grown(self._classes, rows)
+            self._counters = self._grown(self._counters, rows)
         self._memories[n0:n1], self._classes[n0:n1], self._counters[n0:n1] = memories, classes, 1
         self.size = n1
         rows = np.arange(n0, n1)
         self._notify(rows)
         return rows
+
+    def _grown(self, buffer: np.ndarray, rows: int) -> np.ndarray:
+        """A larger buffer holding the rows in use (only those are copied; the rest is left unwritten)."""
+        out = np.empty((rows, *buffer.shape[1:]), dtype=buffer.dtype)
+        out[: self.size] = buffer[: self.size]
+        return out
 
     def update_rows(self, rows: np.ndarray, memories: np.ndarray, counters: np.ndarray) -> None:
         """Overwrite the memories and counters of existing ``rows``."""
