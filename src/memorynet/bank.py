@@ -83,8 +83,9 @@ class NeuronBank:
         """Neurons per class index, (n_classes,) int."""
         return np.bincount(self.classes, minlength=n_classes)
 
-    def append(self, memories: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        """Add new neurons (counter 1) at the end; returns their row indices. Refuses to exceed ``capacity``."""
+    def append(self, memories: np.ndarray, classes: np.ndarray, counters: np.ndarray | int = 1) -> np.ndarray:
+        """Add new neurons (counter 1, or ``counters``) at the end; returns their row indices. Refuses to exceed
+        ``capacity``."""
         n0, n1 = self.size, self.size + len(memories)
         if n1 > self.capacity:
             raise BankError(f"cannot append {len(memories)} neurons to a bank holding {n0} of {self.capacity}")
@@ -93,7 +94,7 @@ class NeuronBank:
             self._memories = self._grown(self._memories, rows)
             self._classes = self._grown(self._classes, rows)
             self._counters = self._grown(self._counters, rows)
-        self._memories[n0:n1], self._classes[n0:n1], self._counters[n0:n1] = memories, classes, 1
+        self._memories[n0:n1], self._classes[n0:n1], self._counters[n0:n1] = memories, classes, counters
         self.size = n1
         rows = np.arange(n0, n1)
         self._notify(rows)
@@ -118,9 +119,10 @@ class NeuronBank:
                   / (c_keep + c_drop)[:, None])
         self.update_rows(keep, merged, c_keep + c_drop)
 
-    def replace_rows(self, rows: np.ndarray, memories: np.ndarray, classes: np.ndarray) -> None:
-        """Put new neurons (counter 1) in existing ``rows``."""
-        self._memories[rows], self._classes[rows], self._counters[rows] = memories, classes, 1
+    def replace_rows(self, rows: np.ndarray, memories: np.ndarray, classes: np.ndarray,
+                     counters: np.ndarray | int = 1) -> None:
+        """Put new neurons (counter 1, or ``counters``) in existing ``rows``."""
+        self._memories[rows], self._classes[rows], self._counters[rows] = memories, classes, counters
         self._notify(rows)
 
     def to_arrays(self) -> dict[str, np.ndarray]:

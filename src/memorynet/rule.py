@@ -59,18 +59,21 @@ class OnePassRule:
     consolidate: bool = False
 
     def learn(self, bank: NeuronBank, searcher: Searcher, X: np.ndarray, classes: np.ndarray, batch_size: int,
-              order: np.ndarray | None = None, progress: bool = False) -> None:
+              order: np.ndarray | None = None, progress: bool = False, weights: np.ndarray | None = None) -> None:
         """One pass over ``X`` (n, D) with class indices ``classes`` (n,), in ``order`` (default: as given).
 
-        Batches are gathered one at a time, never the whole shuffled data at once.
+        Batches are gathered one at a time, never the whole shuffled data at once. ``weights`` (n,) int: an input
+        of weight w counts as w identical inputs (how banks are merged: a neuron enters as its counter's worth).
         """
         batches = range(0, len(X), batch_size)
         for start in tqdm(batches, desc="one pass", unit="batch", disable=not progress, leave=False):
             rows = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
-            self.learn_batch(bank, searcher, X[rows], classes[rows])
+            self.learn_batch(bank, searcher, X[rows], classes[rows], None if weights is None else weights[rows])
 
-    def learn_batch(self, bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray) -> None:
-        """Learn one batch ``x`` (b, D), class indices ``classes`` (b,), against the bank as it stands now.
+    def learn_batch(self, bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray,
+                    weights: np.ndarray | None = None) -> None:
+        """Learn one batch ``x`` (b, D), class indices ``classes`` (b,), against the bank as it stands now;
+        ``weights`` (b,) int, default 1: an input of weight w counts as w identical inputs.
 
         Raises :class:`NoRoomForClass` (bank unchanged) when the memory is full and a label has no neuron yet under
         ``new_label_policy="error"``.
@@ -92,14 +95,16 @@ class OnePassRule:
         stranded = orphan[~np.isin(classes[orphan], classes[grow])]
         if stranded.size:
             raise NoRoomForClass(int(classes[stranded[0]]), bank.capacity)
-        bank.append(x[grow], classes[grow])
+        w = (lambda mask: 1) if weights is None else (lambda mask: weights[mask])  # noqa: E731
+        bank.append(x[grow], classes[grow], w(grow))
         if orphan.size:  # their labels' only neurons are the ones just grown
             target[orphan] = searcher.nearest_same_label(x[orphan], classes[orphan])[1]
         if stay.size:
-            rows, memories, counts = kernels.scatter_mean_update(bank.memories, bank.counters, target[stay], x[stay])
+            rows, memories, counts = kernels.scatter_mean_update(bank.memories, bank.counters, target[stay], x[stay],
+                                                                 None if weights is None else weights[stay])
             bank.update_rows(rows, memories, counts)
         if placed.any():
-            self._merge_and_place(bank, searcher, x[placed], classes[placed])
+            self._merge_and_place(bank, searcher, x[placed], classes[placed], w(placed))
 
     def _class_room(self, bank: NeuronBank) -> np.ndarray:
         """Free slots per class under ``class_budget="balanced"``, (n_classes,)."""
@@ -131,13 +136,15 @@ class OnePassRule:
         return _first_per_group(eligible & ~grow & (neurons[classes] > 0), classes, neurons // 2)
 
     @staticmethod
-    def _merge_and_place(bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray) -> None:
+    def _merge_and_place(bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray,
+                         weights: np.ndarray | int) -> None:
         """Merge the closest disjoint same-label pairs (counter-weighted) and store ``x`` in the freed slots."""
+        weights = np.broadcast_to(weights, len(x))
         for label in np.unique(classes):
-            newcomers = x[classes == label]
+            newcomers, counters = x[classes == label], weights[classes == label]
             rows = np.flatnonzero(bank.classes == label)
             members = bank.memories[rows]
             D = kernels.pairwise_distances(members, members, searcher.metric, p=searcher.p)
             keep, drop = kernels.closest_disjoint_pairs(D, len(newcomers))
             bank.merge_rows(rows[keep], rows[drop])
-            bank.replace_rows(rows[drop], newcomers, np.full(len(drop), label))
+            bank.replace_rows(rows[drop], newcomers, np.full(len(drop), label), counters)
