@@ -150,16 +150,22 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------------------------
     # One pass
 
-    def _rule(self) -> OnePassRule:
-        return OnePassRule(len(self.classes_), threshold=self.threshold, new_label_policy=self.new_label_policy,
-                           class_budget=self.class_budget, consolidate=self.consolidate)
+    def _rule(self, n_classes: int | None = None) -> OnePassRule:
+        """The learning rule these parameters define, for ``n_classes`` (default: the fitted classes)."""
+        return OnePassRule(len(self.classes_) if n_classes is None else n_classes, threshold=self.threshold,
+                           new_label_policy=self.new_label_policy, class_budget=self.class_budget,
+                           consolidate=self.consolidate)
+
+    def _new_searcher(self, bank: NeuronBank) -> Searcher:
+        """A searcher of this model's engine and distance, attached to ``bank``."""
+        factory = self.search_backend if callable(self.search_backend) else \
+            functools.partial(make_searcher, self.search_backend)
+        return factory(self.distance, self.p).attach(bank)
 
     def _searchers(self) -> list[Searcher]:
         """One searcher per bank, made on first use and kept up to date by the banks."""
         if getattr(self, "_searcher_cache", None) is None:
-            factory = self.search_backend if callable(self.search_backend) else \
-                functools.partial(make_searcher, self.search_backend)
-            self._searcher_cache = [factory(self.distance, self.p).attach(bank) for bank in self.banks_]
+            self._searcher_cache = [self._new_searcher(bank) for bank in self.banks_]
         return self._searcher_cache
 
     def __getstate__(self):

@@ -112,10 +112,35 @@ def _params_of(model) -> dict:
     return {"preprocessing": model[0].chain, **{k: v for k, v in model[-1].get_params().items() if k != "verbose"}}
 
 
+def _train_on_cluster(args: argparse.Namespace, model: Pipeline, dataset: datasets.Dataset) -> dict:
+    """Data-parallel training on a Dask cluster (``--scheduler``) or a local one; prediction here."""
+    from . import distributed
+
+    with distributed.connect(args.scheduler, n_workers=args.workers) as client:
+        X = model[0].transform(dataset.X_train)  # the fixed preprocessing, applied once here
+        start = time.perf_counter()
+        fitted = distributed.fit(model[-1], X, dataset.y_train, client=client, n_shards=args.shards)
+        train_seconds = time.perf_counter() - start
+    model.steps[-1] = ("network", fitted)
+    start = time.perf_counter()
+    accuracy = float(np.mean(model.predict(dataset.X_test) == dataset.y_test))
+    return {"dataset": dataset.name, "accuracy": accuracy, "n_neurons": fitted.n_neurons_,
+            "n_train": len(dataset.y_train), "n_test": len(dataset.y_test), "train_seconds": train_seconds,
+            "predict_seconds": time.perf_counter() - start, "shards": args.shards,
+            "scheduler": args.scheduler or f"LocalCluster({args.workers} workers)"}
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     dataset = _load(args)
     model = _model(args, dataset.pixel_max)
-    result = train_and_evaluate(model, dataset)
+    on_cluster = args.scheduler is not None or args.shards is not None
+    if on_cluster:
+        args.shards = 4 if args.shards is None else args.shards
+        if args.shards < 1 or args.workers < 1:
+            raise ValueError(f"--shards and --workers must be at least 1, got {args.shards} and {args.workers}")
+        result = _train_on_cluster(args, model, dataset)
+    else:
+        result = train_and_evaluate(model, dataset)
     if args.save:
         save_model(model, args.save, _model_metadata(dataset))
     result.update(preset=args.preset, params=_params_of(model), version=__version__, machine=machine_info())
@@ -123,7 +148,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
           f"preprocessing {model[0].chain}")
     print(f"accuracy  {result['accuracy']:.4f} on the test set")
     print(f"neurons   {result['n_neurons']} of {model[-1].max_neurons * len(model[-1].banks_)}")
-    print(f"train     {result['train_seconds']:.2f} s (one pass)")
+    where = f", {result['shards']} shards on {result['scheduler']}" if on_cluster else ""
+    print(f"train     {result['train_seconds']:.2f} s (one pass{where})")
     print(f"inference {result['predict_seconds']:.2f} s ({result['n_test'] / result['predict_seconds']:.0f} "
           "images/s)")
     if args.save:
@@ -243,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(train)
     train.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     train.add_argument("--save", metavar="PATH", help="save the fitted model (.mnet, no pickle) to PATH")
+    cluster = train.add_argument_group("cluster", "data-parallel training with Dask (pip install 'memorynet[dask]')")
+    cluster.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (tcp://HOST:PORT); default: a local "
+                         "cluster when --shards is given")
+    cluster.add_argument("--shards", type=int, default=None, help="shards learnt in parallel, then merged by the "
+                         "learning rule (default: 4 with --scheduler)")
+    cluster.add_argument("--workers", type=int, default=2, help="workers of the local cluster (default: 2)")
     train.set_defaults(handler=_cmd_train)
 
     evaluate = _model_command(commands, "evaluate", _cmd_evaluate, "score a saved model on a test set",
@@ -335,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"memorynet: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
