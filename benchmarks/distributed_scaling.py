@@ -121,7 +121,8 @@ def _markdown(results: dict) -> str:
               f"{100 * r['accuracy']:.2f} % |" for r in results["cost"]]
     lines += ["", "### Model-parallel receptive fields: fit wall time (cluster start excluded)", "",
               "| preset | workers | fit s |", "|---|---:|---:|"]
-    lines += [f"| {r['preset']} | {r['workers'] or 'none (plain fit)'} | {r['fit_s']:.2f} |" for r in results["workers"]]
+    lines += [f"| {r['preset']} | {r['workers'] or 'none (plain fit)'} | {r['fit_s']:.2f} |"
+              for r in results["workers"]]
     by = {r["workers"]: r["fit_s"] for r in results["workers"]}
     lines += ["", f"2 workers / 1 worker: {by[2] / by[1]:.2f}x (target <= 0.65x)."]
     return "\n".join(lines) + "\n"
