@@ -87,6 +87,11 @@ def _run(graph, client):
     return client.gather(client.compute(graph))
 
 
+def _place(array, client):
+    """A NumPy array sent to the cluster ahead of the task that needs it (not inside the task graph)."""
+    return client.scatter(array) if client is not None and isinstance(array, np.ndarray) else array
+
+
 def _shards(X, y, n_shards: int, order: np.ndarray | None):
     """Cut the (ordered) stream into ``n_shards`` contiguous, near-equal shards; Dask arrays keep their chunks."""
     _, da, _ = _dask()
@@ -113,7 +118,7 @@ def fit(estimator, X, y, *, client=None, n_shards: int = 4, classes=None, tree: 
     if estimator.shuffle and not hasattr(X, "to_delayed"):
         order = check_random_state(estimator.random_state).permutation(len(y))
     learn = dask.delayed(_learn_shard, pure=True)
-    models = [learn(estimator, Xs, ys, classes) for Xs, ys in _shards(X, y, n_shards, order)]
+    models = [learn(estimator, _place(Xs, client), ys, classes) for Xs, ys in _shards(X, y, n_shards, order)]
     combine = dask.delayed(merge, pure=True)
     while len(models) > 1:
         if tree:  # pairwise rounds
@@ -146,7 +151,7 @@ def fit_positions(estimator, X, y, *, client=None):
         order = check_random_state(model.random_state).permutation(len(rows))
         images, classes_idx = images[order], classes_idx[order]
     learn = dask.delayed(_learn_position, pure=True)
-    banks = [learn(estimator, model._patches(images, corner), classes_idx, len(model.classes_))
+    banks = [learn(estimator, _place(model._patches(images, corner), client), classes_idx, len(model.classes_))
              for corner in model.corners_]
     model.banks_ = list(_run(banks, client))
     model._searcher_cache = None
