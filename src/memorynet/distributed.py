@@ -11,7 +11,9 @@
   to every worker once (scattered), not with every task.
 
 Every task is a pure function of its inputs (shards are cut deterministically, each shard model is learnt in the
-stream's order), so Dask may rerun any of them after a worker dies and the model comes out identical. Without a
+stream's order), so Dask may rerun any of them after a worker dies and the model comes out identical. The shards
+travel inside the task graph (not scattered ahead), so the scheduler can resend a lost worker's shard; Dask warns
+about the graph's size, which is the data's size. Without a
 ``client`` the work runs in this process, one task after another (the same tasks, the same model).
 """
 
@@ -87,11 +89,6 @@ def _run(graph, client):
     return client.gather(client.compute(graph))
 
 
-def _place(array, client):
-    """A NumPy array sent to the cluster ahead of the task that needs it (not inside the task graph)."""
-    return client.scatter(array) if client is not None and isinstance(array, np.ndarray) else array
-
-
 def _shards(X, y, n_shards: int, order: np.ndarray | None):
     """Cut the (ordered) stream into ``n_shards`` contiguous, near-equal shards; Dask arrays keep their chunks."""
     _, da, _ = _dask()
@@ -117,9 +114,9 @@ def fit(estimator, X, y, *, client=None, n_shards: int = 4, classes=None, tree: 
     order = None
     if estimator.shuffle and not hasattr(X, "to_delayed"):
         order = check_random_state(estimator.random_state).permutation(len(y))
-    learn = dask.delayed(_learn_shard, pure=True)
-    models = [learn(estimator, _place(Xs, client), ys, classes) for Xs, ys in _shards(X, y, n_shards, order)]
-    combine = dask.delayed(merge, pure=True)
+    learn = dask.delayed(_learn_shard, pure=False)
+    models = [learn(estimator, Xs, ys, classes) for Xs, ys in _shards(X, y, n_shards, order)]
+    combine = dask.delayed(merge, pure=False)
     while len(models) > 1:
         if tree:  # pairwise rounds
             models = [combine(models[i], models[i + 1]) if i + 1 < len(models) else models[i]
@@ -150,8 +147,8 @@ def fit_positions(estimator, X, y, *, client=None):
     if model.shuffle:
         order = check_random_state(model.random_state).permutation(len(rows))
         images, classes_idx = images[order], classes_idx[order]
-    learn = dask.delayed(_learn_position, pure=True)
-    banks = [learn(estimator, _place(model._patches(images, corner), client), classes_idx, len(model.classes_))
+    learn = dask.delayed(_learn_position, pure=False)
+    banks = [learn(estimator, model._patches(images, corner), classes_idx, len(model.classes_))
              for corner in model.corners_]
     model.banks_ = list(_run(banks, client))
     model._searcher_cache = None
