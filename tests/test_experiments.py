@@ -1,6 +1,8 @@
 """Experiment grids: declared as data, resumable, parallel (joblib, Dask), and the quick reproduction."""
 
 import json
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +101,24 @@ def test_quick_reproduction(quick_results):
     assert {r["config"]["label"] for r in ablation} >= {"paper's model (L2, scaled pixels)",
                                                          "local receptive fields 14px, stride 7px"}
     assert "local receptive fields" in (tmp_path / "ablation.md").read_text()
+
+
+def _write_many(args):
+    from memorynet import experiments
+
+    folder, writer = args
+    exp = experiments.Experiment("concurrent", "two writers", (), (0,))
+    for seed in range(15):
+        config = experiments.RunConfig(f"writer {writer}", "digits")
+        experiments._add_run(Path(folder) / "concurrent.json", exp,
+                             {"config": asdict(config), "seed": seed, "accuracy": 1.0})
+
+
+def test_two_writers_into_one_results_file_lose_nothing(tmp_path):
+    import json
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_write_many, [(str(tmp_path), 0), (str(tmp_path), 1)])
+    runs = json.loads((tmp_path / "concurrent.json").read_text())["runs"]
+    assert len(runs) == 30 and {r["config"]["label"] for r in runs} == {"writer 0", "writer 1"}

@@ -244,3 +244,24 @@ def test_saved_files_get_ordinary_permissions(fitted, tmp_path):
     path.chmod(0o640)
     fitted[0].save(path)  # overwriting keeps the user's permissions
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_what_cannot_be_read_back_is_refused_up_front(tmp_path):
+    X = np.random.default_rng(0).random((6, 64), dtype=np.float32)
+    with pytest.raises(ValueError, match="three positive integers"):
+        MemoryNetworkClassifier(image_shape=(-1, -8, 8)).fit(X, [0, 1] * 3)
+    model = MemoryNetworkClassifier(10).fit(X, np.array([True, False] * 3))
+    with pytest.raises(TypeError, match="cannot save class labels of type bool"):
+        model.save(tmp_path / "m.mnet")
+    assert not (tmp_path / "m.mnet").exists()
+
+
+@pytest.mark.parametrize("classes", [np.array([3, -7, 12]), np.array([1.0, 2.0, -3.0]), np.array(["b", "a", "ç"])])
+def test_labels_of_every_saved_kind_come_back_identical(tmp_path, classes):
+    X = np.random.default_rng(0).random((9, 4), dtype=np.float32)
+    y = np.repeat(classes, 3)
+    model = MemoryNetworkClassifier(10, random_state=0).fit(X, y)
+    loaded = MemoryNetworkClassifier.load(model.save(tmp_path / "m.mnet"))
+    np.testing.assert_array_equal(loaded.classes_, model.classes_)
+    assert loaded.classes_.dtype.kind == model.classes_.dtype.kind
+    np.testing.assert_array_equal(loaded.predict(X), y)

@@ -282,12 +282,40 @@ def _write_runs(path: Path, exp: Experiment, runs: list[dict]) -> None:
     atomic_write(path, lambda fh: fh.write(text))
 
 
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``<path>.lock`` (held by one writer at a time, across processes)."""
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _add_run(path: Path, exp: Experiment, run: dict) -> list[dict]:
+    """Add ``run`` to the results file, merged with whatever other writers saved there meanwhile; returns all runs.
+
+    Under the lock the file is read again, so concurrent ``reproduce`` runs into one folder never drop each
+    other's results (a run already present, same configuration and seed, is not added twice)."""
+    with _locked(path):
+        runs = _read_runs(path)
+        key = (RunConfig(**run["config"]).key(), run["seed"])
+        if key not in {(RunConfig(**r["config"]).key(), r["seed"]) for r in runs}:
+            runs.append(run)
+        _write_runs(path, exp, runs)
+    return runs
+
+
 def run_experiment(exp: Experiment, out: str | Path, *, data_dir=None, jobs: int = 1, scheduler: str | None = None,
                    progress: bool = True) -> list[dict]:
     """Run every (config, seed) of ``exp`` missing from ``<out>/<name>.json``; return all runs.
 
     ``jobs`` runs in parallel with joblib's process pool; ``scheduler`` (a ``dask.distributed`` address) sends
-    them to a Dask cluster instead. The JSON is rewritten atomically after each finished run.
+    them to a Dask cluster instead. Each finished run is merged into the JSON at once, under a file lock, so
+    several ``reproduce`` processes may share one output folder without losing results.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -300,8 +328,7 @@ def run_experiment(exp: Experiment, out: str | Path, *, data_dir=None, jobs: int
     bar = tqdm(total=len(todo), desc=exp.name, unit="run", disable=not progress)
     with _backend(scheduler):
         for result in Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks):
-            runs.append(result)
-            _write_runs(path, exp, runs)
+            runs = _add_run(path, exp, result)
             bar.update()
     bar.close()
     return runs
