@@ -68,7 +68,7 @@ def test_uncompressed_idx_is_read_too(tmp_path):
 
 
 @pytest.mark.parametrize("damage, message", [
-    (lambda b: b[:-7], "does not match the header"),
+    (lambda b: b[:-7], "than the header shape"),
     (lambda b: b"\x00\x00\x09\x03" + b[4:], "bad IDX magic"),
     (lambda b: b"\x1f\x8b garbage", "cannot decompress"),
 ])
@@ -231,3 +231,64 @@ def test_real_mnist(mnist):
 def test_real_cifar10(cifar10):
     assert cifar10.X_train.shape == (50000, 3, 32, 32) and cifar10.X_test.shape == (10000, 3, 32, 32)
     assert np.bincount(cifar10.y_train).tolist() == [5000] * 10
+
+
+def _gzip_bomb(header_shape, payload_bytes):
+    """An IDX header implying a small array, followed by far more (highly compressible) data."""
+    header = struct.pack(">HBB", 0, 0x08, len(header_shape)) + struct.pack(f">{len(header_shape)}I", *header_shape)
+    compressor = __import__("zlib").compressobj(9, wbits=31)
+    chunks = [compressor.compress(header)]
+    zeros = bytes(1 << 20)
+    for _ in range(payload_bytes >> 20):
+        chunks.append(compressor.compress(zeros))
+    return b"".join(chunks) + compressor.flush()
+
+
+def test_idx_reads_no_more_than_its_header_implies(tmp_path):
+    import resource
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(_gzip_bomb((10, 28, 28), 512 << 20))  # 512 MB of zeros behind a 7840-byte array
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(datasets.DataFormatError, match="more bytes than the header"):
+        datasets.read_idx(path, 3)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+
+
+@pytest.mark.parametrize("shape, message", [((10, 2, 2), r"items of shape \(2, 2\), expected \(28, 28\)"),
+                                            ((4_000_000_000, 28, 28), "over the")])
+def test_idx_headers_are_checked_before_reading(tmp_path, shape, message):
+    path = tmp_path / "x-idx3-ubyte"
+    path.write_bytes(struct.pack(">HBB", 0, 0x08, 3) + struct.pack(">3I", *shape) + bytes(40))
+    with pytest.raises(datasets.DataFormatError, match=message):
+        datasets.read_idx(path, 3, (28, 28))
+
+
+def test_cifar_members_far_beyond_a_batch_are_refused_before_reading(tmp_path):
+    path = tmp_path / "cifar-10-binary.tar"
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-bin/data_batch_1.bin")
+        info.size = 6 << 30
+        info.type = tarfile.REGTYPE
+        tar.addfile(info)  # the header alone: a 6 GB member in a small archive
+    with pytest.raises(datasets.DataFormatError, match="far beyond a CIFAR-10 batch"):
+        datasets.read_cifar10(path)
+
+
+@pytest.mark.parametrize("batch, message", [
+    ({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, -1, 2]}, "label -1"),
+    ({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1]}, "labels of shape"),
+    ({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0.0, 1.5, 2.0]}, "must be integers"),
+    ({b"data": np.full((3, 3072), 300, np.int64), b"labels": [0, 1, 2]}, "must be uint8"),
+])
+def test_cifar_python_batches_with_bad_contents_are_refused(batch, message):
+    blob = pickle.dumps(batch, protocol=4)
+    with pytest.raises(datasets.DataFormatError, match=message):
+        datasets._decode_cifar_python(blob, "batch")
+
+
+@pytest.mark.parametrize("cut", [1, 10, 100, 1000])
+def test_truncated_cifar_python_batches_name_the_file(cut):
+    blob = pickle.dumps({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1, 2]}, protocol=4)
+    with pytest.raises(datasets.DataFormatError, match="batch: not a CIFAR-10 python batch"):
+        datasets._decode_cifar_python(blob[:cut], "batch")

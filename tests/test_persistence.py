@@ -265,3 +265,42 @@ def test_labels_of_every_saved_kind_come_back_identical(tmp_path, classes):
     np.testing.assert_array_equal(loaded.classes_, model.classes_)
     assert loaded.classes_.dtype.kind == model.classes_.dtype.kind
     np.testing.assert_array_equal(loaded.predict(X), y)
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def _write_members(path, members, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=compression) as z:
+        for name, blob in members.items():
+            z.writestr(name, blob)
+
+
+def _npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("craft, message", [
+    (lambda m, p: _write_members(p, {**m, "memories.npy": _npy(np.zeros((20000, 2000), np.float32))},
+                                 zipfile.ZIP_DEFLATED), "is compressed"),
+    (lambda m, p: _write_members(p, {**m, "memories.npy": m["memories.npy"].replace(b"(30, 18)",
+                                                                                    b"(10000000000, 18)")}),
+     "declares an array of shape"),
+    (lambda m, p: _write_members(p, {**m, "header.npy": _npy(np.zeros(2 << 20, np.uint8))}), "over the"),
+    (lambda m, p: _write_members(p, {**m, "header.npy": _npy(np.frombuffer(b"[" * 5000 + b"]" * 5000, np.uint8))}),
+     "malformed header|nested deeper"),
+    (lambda m, p: _write_members(p, {**m, "header.npy": _npy(np.frombuffer(b'{"a":' * 40 + b"1" + b"}" * 40,
+                                                                          np.uint8))}), "nested deeper"),
+])
+def test_sizes_are_checked_before_anything_is_allocated(fitted, tmp_path, craft, message):
+    import resource
+    path = fitted[0].save(tmp_path / "m.mnet")
+    craft(_members(path), path)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing big was allocated

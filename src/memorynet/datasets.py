@@ -22,6 +22,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,34 +177,50 @@ def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float
 # Official formats
 
 
-def _open_maybe_gzip(path: Path) -> bytes:
-    raw = path.read_bytes()
-    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+_MAX_IDX_BYTES = 1 << 31  # far above MNIST's 47 MB: a header implying more is refused before reading
 
 
-def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
-    """Read an IDX file (``*-idx3-ubyte`` images or ``*-idx1-ubyte`` labels, optionally gzipped) as uint8."""
+def read_idx(path: Path, expected_ndim: int, expected_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Read an IDX file (``*-idx3-ubyte`` images or ``*-idx1-ubyte`` labels, optionally gzipped) as uint8.
+
+    The header is read first; then exactly the bytes it implies (never more: a gzip bomb stops there), refused if
+    the file holds fewer or more. ``expected_shape`` checks the size of one item (e.g. (28, 28))."""
     try:
-        data = _open_maybe_gzip(path)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        with path.open("rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rb") if gzipped else path.open("rb")) as stream:
+            head = stream.read(4)
+            if len(head) < 4:
+                raise DataFormatError(f"{path}: file too short to be IDX")
+            zero, dtype_code, ndim = struct.unpack(">HBB", head)
+            if zero != 0 or dtype_code != 0x08 or ndim != expected_ndim:
+                raise DataFormatError(f"{path}: bad IDX magic number (expected unsigned-byte data with "
+                                      f"{expected_ndim} dimension(s), got type 0x{dtype_code:02x} with {ndim})")
+            dims = stream.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DataFormatError(f"{path}: file too short to be IDX")
+            shape = struct.unpack(f">{ndim}I", dims)
+            size = int(np.prod(shape, dtype=np.float64))
+            if size > _MAX_IDX_BYTES:
+                raise DataFormatError(f"{path}: header shape {shape} implies {size} bytes, over the "
+                                      f"{_MAX_IDX_BYTES} an IDX data set may have")
+            if expected_shape is not None and tuple(shape[1:]) != tuple(expected_shape):
+                raise DataFormatError(f"{path}: items of shape {tuple(shape[1:])}, expected {expected_shape}")
+            data = stream.read(size + 1)
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataFormatError(f"{path}: cannot decompress ({exc}); delete it and download again") from exc
-    if len(data) < 4:
-        raise DataFormatError(f"{path}: file too short to be IDX")
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08 or ndim != expected_ndim:
-        raise DataFormatError(f"{path}: bad IDX magic number (expected unsigned-byte data with {expected_ndim} "
-                              f"dimension(s), got type 0x{dtype_code:02x} with {ndim})")
-    header = 4 + 4 * ndim
-    shape = struct.unpack(f">{ndim}I", data[4:header])
-    if len(data) != header + int(np.prod(shape)):
-        raise DataFormatError(f"{path}: size {len(data)} bytes does not match the header shape {shape} "
-                              "(truncated or corrupted file)")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    if len(data) != size:
+        raise DataFormatError(f"{path}: {'more' if len(data) > size else 'fewer'} bytes than the header shape "
+                              f"{shape} implies (truncated or corrupted file)")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def _check_labels(labels: np.ndarray, n_classes: int, where: str) -> np.ndarray:
-    if labels.size and labels.max() >= n_classes:
-        raise DataFormatError(f"{where}: label {int(labels.max())} outside 0..{n_classes - 1}")
+    if labels.dtype.kind not in "iu":
+        raise DataFormatError(f"{where}: labels must be integers, got {labels.dtype}")
+    if labels.size and (labels.max() >= n_classes or labels.min() < 0):
+        bad = int(labels.max()) if labels.max() >= n_classes else int(labels.min())
+        raise DataFormatError(f"{where}: label {bad} outside 0..{n_classes - 1}")
     return labels.astype(np.int64)
 
 
@@ -224,7 +241,7 @@ def _read_mnist_like(folders: list[Path], what: str) -> dict[str, np.ndarray] | 
                                  f"{prefix}-labels.idx1-ubyte"])
         if images is None or labels is None:
             return None
-        X = read_idx(images, 3)
+        X = read_idx(images, 3, (28, 28))
         y = _check_labels(read_idx(labels, 1), 10, str(labels))
         if len(X) != len(y):
             raise DataFormatError(f"{what}: {len(X)} {split} images but {len(y)} labels")
@@ -255,9 +272,22 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def _decode_cifar_python(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
-    batch = _NumpyOnlyUnpickler(io.BytesIO(blob), encoding="bytes").load()
-    data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return data, _check_labels(np.asarray(batch[b"labels"]), 10, where)
+    try:
+        batch = _NumpyOnlyUnpickler(io.BytesIO(blob), encoding="bytes").load()
+        data, labels = batch[b"data"], np.asarray(batch[b"labels"])
+    except DataFormatError:
+        raise
+    except Exception as exc:  # a truncated or garbage pickle can fail in many ways; all mean a bad file
+        raise DataFormatError(f"{where}: not a CIFAR-10 python batch ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DataFormatError(f"{where}: 'data' must be uint8 rows of 3072 pixels, got "
+                              f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}")
+    if labels.shape != (len(data),):
+        raise DataFormatError(f"{where}: {len(data)} images but labels of shape {labels.shape}")
+    return data.reshape(-1, 3, 32, 32), _check_labels(labels, 10, where)
+
+
+_MAX_CIFAR_MEMBER = 40 << 20  # one batch: 30.7 MB binary, 31 MB pickled
 
 
 def read_cifar10(path: Path) -> dict[str, np.ndarray]:
@@ -268,13 +298,19 @@ def read_cifar10(path: Path) -> dict[str, np.ndarray]:
     if path.is_dir():
         for name in binary + python:
             if (path / name).is_file():
+                if (path / name).stat().st_size > _MAX_CIFAR_MEMBER:
+                    raise DataFormatError(f"{path / name}: {(path / name).stat().st_size} bytes, far beyond a "
+                                          "CIFAR-10 batch (31 MB)")
                 blobs[name] = (path / name).read_bytes()
     else:
         try:
             with tarfile.open(path) as tar:
-                for member in tar.getmembers():
+                for member in tar:  # one header at a time: a member's size is checked before moving past it
                     base = member.name.rsplit("/", 1)[-1]
                     if member.isfile() and base in binary + python:
+                        if member.size > _MAX_CIFAR_MEMBER:
+                            raise DataFormatError(f"{path}: member {member.name} of {member.size} bytes, far "
+                                                  "beyond a CIFAR-10 batch (31 MB)")
                         blobs[base] = tar.extractfile(member).read()
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise DataFormatError(f"{path}: cannot read the archive ({exc}); delete it and download again") \

@@ -128,12 +128,50 @@ def _version() -> str:
         return "0+unknown"
 
 
+MAX_HEADER_BYTES = 1 << 20  # a real header is a few KB
+_MAX_JSON_DEPTH = 32
+
+
+def _check_members(path: Path) -> None:
+    """Sizes before any allocation: every member stored uncompressed (as ``np.savez`` writes them), its ``.npy``
+    header declaring exactly the bytes the member holds, the JSON header at most ``MAX_HEADER_BYTES``."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                raise ModelFileError(f"{path}: member {info.filename} is compressed; memorynet model files never "
+                                     "are (a compressed member could expand without bound)")
+            if info.filename == "header.npy" and info.file_size > MAX_HEADER_BYTES + 128:
+                raise ModelFileError(f"{path}: header of {info.file_size} bytes, over the {MAX_HEADER_BYTES} "
+                                     "bytes a model header may have")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = reader(member, max_header_size=10000)
+                if dtype.hasobject:
+                    raise ModelFileError(f"{path}: member {info.filename} holds Python objects (refused, never "
+                                         "unpickled); model files never contain Python objects")
+                declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize + member.tell()
+            if declared != info.file_size:
+                raise ModelFileError(f"{path}: member {info.filename} declares an array of shape {shape} "
+                                     f"({declared} bytes) but holds {info.file_size} bytes")
+
+
+def _depth(value, limit: int = _MAX_JSON_DEPTH) -> int:
+    """Nesting depth of parsed JSON, counting no further than ``limit + 1``."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
+
+
 def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: truncated or corrupted model file (not a complete .npz archive)")
     try:
+        _check_members(path)
         with np.load(path, allow_pickle=False) as npz:
             if "header" not in npz.files:
                 raise ModelFileError(f"{path}: not a memorynet model (missing header)")
@@ -150,8 +188,10 @@ def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise ModelFileError(f"{path}: malformed header")
     try:
         header = json.loads(raw.tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: malformed header ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: malformed header ({type(exc).__name__}: {exc})") from exc
+    if _depth(header) > _MAX_JSON_DEPTH:
+        raise ModelFileError(f"{path}: header nested deeper than {_MAX_JSON_DEPTH} levels")
     if not isinstance(header, dict) or header.get("format") != "memorynet":
         raise ModelFileError(f"{path}: not a memorynet model file")
     return header, arrays
