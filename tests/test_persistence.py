@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -304,3 +305,27 @@ def test_sizes_are_checked_before_anything_is_allocated(fitted, tmp_path, craft,
     with pytest.raises(ModelFileError, match=message):
         load_model(path)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing big was allocated
+
+
+def test_leftovers_of_a_killed_save_are_removed_by_the_next_save(fitted, tmp_path):
+    import subprocess
+
+    path = tmp_path / "m.mnet"
+    dead = subprocess.Popen(["true"])  # a process that has ended: its pid names no live process
+    dead.wait()
+    (tmp_path / f".m.mnet.{dead.pid}.abc123.tmp").write_bytes(b"half a model")
+    (tmp_path / f".m.mnet.{os.getpid()}.live.tmp").write_bytes(b"a save in progress")  # a live process: kept
+    fitted[0].save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".m.mnet.{os.getpid()}.live.tmp", "m.mnet"]
+
+
+def test_a_full_disk_names_the_path(fitted, tmp_path, monkeypatch):
+    import errno
+
+    def full(fh, **arrays):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full)
+    with pytest.raises(OSError, match=f"no space left on the device to write {tmp_path / 'm.mnet'}"):
+        fitted[0].save(tmp_path / "m.mnet")
+    assert list(tmp_path.iterdir()) == []

@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 from . import __version__, datasets, params, presets
 from ._atomic import atomic_write
 from .evaluation import machine_info, train_and_evaluate
+from .inputs import read_images
 from .model import MemoryNetworkClassifier
 from .persistence import load_model, save_model
 from .preprocessing import ImagePreprocessor
@@ -130,7 +131,15 @@ def _train_on_cluster(args: argparse.Namespace, model: Pipeline, dataset: datase
             "scheduler": args.scheduler or f"LocalCluster({args.workers} workers)"}
 
 
+def _check_output(path: str | None, option: str) -> None:
+    """Refuse an output path that names a folder, before any work is done."""
+    if path is not None and (path.endswith(("/", "\\")) or Path(path).is_dir()):
+        raise ValueError(f"{option} needs a file path, got the folder {path}; add a file name such as model.mnet")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    _check_output(args.save, "--save")
+    _check_output(args.json, "--json")
     dataset = _load(args)
     model = _model(args, dataset.pixel_max)
     on_cluster = args.scheduler is not None or args.shards is not None
@@ -182,32 +191,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_inputs(paths: list[str]) -> list[tuple[str, np.ndarray]]:
-    """(name, images (n, C, H, W) in raw intensities) for each .npy or .png path."""
-    out = []
-    for path in paths:
-        if path.lower().endswith(".npy"):
-            array = np.load(path, allow_pickle=False)
-            if array.dtype.kind not in "uif":
-                raise ValueError(f"{path}: expected a numeric array, got dtype {array.dtype}")
-        elif path.lower().endswith(".png"):
-            from matplotlib.image import imread
-
-            image = imread(path)  # floats in [0, 1] for PNG
-            image = image[..., :3] if image.ndim == 3 else image
-            array = np.round(image * 255)
-            array = array.transpose(2, 0, 1)[None] if array.ndim == 3 else array[None, None]
-        else:
-            raise ValueError(f"{path}: give .npy arrays (n, C, H, W) or .png images")
-        out.append((path, array))
-    return out
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
     model, meta = _load_model(args.model)
     names = meta.get("class_names")
     shape = tuple(model[-1].image_shape_)
-    for path, images in _read_inputs(args.inputs):
+    for path, images in read_images(args.inputs):
         if images.ndim == len(shape) and images.shape == shape:
             images = images[None]  # a single image
         if images.ndim == 2 and shape[0] == 1:
@@ -219,6 +207,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1 or args.checkpoint_every < 1:
+        raise ValueError(f"--limit must be at least 1 (got {args.limit}) and --checkpoint-every at least 1 "
+                         f"(got {args.checkpoint_every})")
+    _check_output(args.checkpoint, "--checkpoint")
     dataset = _load(args)
     order = np.random.default_rng(args.seed).permutation(len(dataset.y_train))[: args.limit]
     model = _model(args, dataset.pixel_max)
