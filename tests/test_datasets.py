@@ -292,3 +292,83 @@ def test_truncated_cifar_python_batches_name_the_file(cut):
     blob = pickle.dumps({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 1, 2]}, protocol=4)
     with pytest.raises(datasets.DataFormatError, match="batch: not a CIFAR-10 python batch"):
         datasets._decode_cifar_python(blob[:cut], "batch")
+
+
+@pytest.fixture
+def raw_server():
+    """A one-connection-at-a-time HTTP server on 127.0.0.1 whose response is a programmable byte generator."""
+    import socket
+
+    responses = {}
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(4096)
+                try:
+                    for chunk in responses["body"]():
+                        if stop.is_set():
+                            break
+                        conn.sendall(chunk)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield responses, f"http://127.0.0.1:{listener.getsockname()[1]}/file"
+    stop.set()
+    thread.join(timeout=5)
+    listener.close()
+
+
+def _trickle():
+    import time
+
+    yield b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n"
+    for _ in range(100):
+        time.sleep(0.1)
+        yield b"x"
+
+
+def _endless():
+    yield b"HTTP/1.0 200 OK\r\n\r\n"
+    while True:
+        yield bytes(1 << 16)
+
+
+@pytest.mark.parametrize("body, message", [
+    (_trickle, "within 1 s"),
+    (_endless, "sent more than the 1048576 bytes"),
+    (lambda: iter([b"HTTP/1.0 200 OK\r\nContent-Length: 99999999\r\n\r\n"]), "announces 99999999 bytes"),
+    (lambda: iter([b"HTTP/1.0 200 OK\r\nContent-Length: many\r\n\r\nabc"]), "could not download"),
+    (lambda: iter([b"garbage status line\r\n\r\n"]), "could not download"),
+    (lambda: iter([b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\nshort"]), "could not download"),
+])
+def test_hostile_servers_end_in_one_error_naming_the_url(raw_server, tmp_path, body, message):
+    responses, url = raw_server
+    responses["body"] = body
+    source = datasets.Source("x.gz", url, "sha256:" + "0" * 64, max_bytes=1 << 20)
+    with pytest.raises((datasets.DataNotFoundError, datasets.DataFormatError), match=message) as caught:
+        datasets.fetch(source, tmp_path, progress=False, timeout=2, deadline=1)
+    assert url in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written is left
+
+
+def test_a_truncated_cache_entry_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMORYNET_CACHE", str(tmp_path / "cache"))
+    write_mnist(tmp_path / "data" / "mnist")
+    first = datasets.load("mnist", tmp_path / "data", progress=False)
+    (entry,) = (tmp_path / "cache" / "decoded").glob("*.npz")
+    entry.write_bytes(entry.read_bytes()[:100])
+    again = datasets.load("mnist", tmp_path / "data", progress=False)
+    np.testing.assert_array_equal(again.X_train, first.X_train)
+    assert entry.stat().st_size > 100  # rewritten whole

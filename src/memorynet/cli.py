@@ -169,9 +169,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_metadata(path: str, meta: dict, n_classes: int) -> dict:
+    """The metadata the commands use, checked (version 1 files do not checksum their header)."""
+    names = meta.get("class_names")
+    if names is not None and (not isinstance(names, list) or len(names) != n_classes
+                              or not all(isinstance(n, str) for n in names)):
+        raise ValueError(f"{path}: metadata class_names must be {n_classes} strings, got {names!r:.80}")
+    if meta.get("dataset") is not None and meta["dataset"] not in datasets.DATASETS:
+        raise ValueError(f"{path}: metadata names an unknown data set {meta['dataset']!r:.40}")
+    pixel_max = meta.get("pixel_max", 255.0)
+    if isinstance(pixel_max, bool) or not isinstance(pixel_max, int | float) or not pixel_max > 0:
+        raise ValueError(f"{path}: metadata pixel_max must be a positive number, got {pixel_max!r:.40}")
+    if "preprocessing" in meta:
+        ImagePreprocessor(meta["preprocessing"], pixel_max).fit()
+    return meta
+
+
 def _load_model(path: str) -> tuple[Pipeline, dict]:
     """A saved model as a pipeline that takes raw images (version 1 files name their preprocessing in metadata)."""
     model, meta = load_model(path)
+    meta = _check_metadata(path, meta, len((model[-1] if isinstance(model, Pipeline) else model).classes_))
     if not isinstance(model, Pipeline):
         preprocessor = ImagePreprocessor(meta.get("preprocessing", "scale"), meta.get("pixel_max", 255.0))
         model = Pipeline([("preprocess", preprocessor.fit()), ("network", model)])

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import pickle
 import struct
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +51,13 @@ class DataFormatError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """One official file: where it is published and its checksum (``"sha256:<hex>"`` or ``"md5:<hex>"``)."""
+    """One official file: where it is published, its checksum (``"sha256:<hex>"`` or ``"md5:<hex>"``) and a bound
+    on its size (a download that grows past it is stopped)."""
 
     filename: str
     url: str
     checksum: str
+    max_bytes: int = 256 << 20
 
 
 _MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -60,24 +65,24 @@ _FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 SOURCES: dict[str, list[Source]] = {
     "mnist": [
         Source("train-images-idx3-ubyte.gz", _MNIST_URL + "train-images-idx3-ubyte.gz",
-               "sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+               "sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 32 << 20),
         Source("train-labels-idx1-ubyte.gz", _MNIST_URL + "train-labels-idx1-ubyte.gz",
-               "sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+               "sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 1 << 20),
         Source("t10k-images-idx3-ubyte.gz", _MNIST_URL + "t10k-images-idx3-ubyte.gz",
-               "sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+               "sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 32 << 20),
         Source("t10k-labels-idx1-ubyte.gz", _MNIST_URL + "t10k-labels-idx1-ubyte.gz",
-               "sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+               "sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 1 << 20),
     ],
     # Zalando publishes MD5 sums only; we verify those rather than invent SHA-256 values.
     "fashion-mnist": [
         Source("train-images-idx3-ubyte.gz", _FASHION_URL + "train-images-idx3-ubyte.gz",
-               "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+               "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d", 32 << 20),
         Source("train-labels-idx1-ubyte.gz", _FASHION_URL + "train-labels-idx1-ubyte.gz",
-               "md5:25c81989df183df01b3e8a0aad5dffbe"),
+               "md5:25c81989df183df01b3e8a0aad5dffbe", 1 << 20),
         Source("t10k-images-idx3-ubyte.gz", _FASHION_URL + "t10k-images-idx3-ubyte.gz",
-               "md5:bef4ecab320f06d8554ea6380940ec79"),
+               "md5:bef4ecab320f06d8554ea6380940ec79", 32 << 20),
         Source("t10k-labels-idx1-ubyte.gz", _FASHION_URL + "t10k-labels-idx1-ubyte.gz",
-               "md5:bb300cfdad3c16e7a12a480ee83cd310"),
+               "md5:bb300cfdad3c16e7a12a480ee83cd310", 1 << 20),
     ],
     "cifar10": [
         Source("cifar-10-binary.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
@@ -141,10 +146,13 @@ def _file_digest(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float = 30.0) -> Path:
+def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float = 30.0,
+          deadline: float = 1800.0) -> Path:
     """Download ``source`` into ``folder``, verify its checksum, and move it into place atomically.
 
-    A file whose checksum does not match is deleted and reported; nothing half-written is left behind.
+    ``timeout`` bounds each read, ``deadline`` the whole download (seconds: a server that trickles bytes is cut
+    off), ``source.max_bytes`` its size (announced or received). A file whose checksum does not match is deleted
+    and reported; nothing half-written is left behind; every failure names the URL.
     """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / source.filename
@@ -152,12 +160,27 @@ def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{source.filename}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
+        stop_at = time.monotonic() + deadline
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(source.url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
+            announced = response.headers.get("Content-Length")
+            total = int(announced) if announced else None
+            if total is not None and total > source.max_bytes:
+                raise DataFormatError(f"{source.url} announces {total} bytes, more than the {source.max_bytes} "
+                                      f"{source.filename} can have")
+            received = 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=source.filename, disable=not progress) as bar:
                 for block in iter(lambda: response.read(1 << 16), b""):
+                    received += len(block)
+                    if received > source.max_bytes:
+                        raise DataFormatError(f"{source.url} sent more than the {source.max_bytes} bytes "
+                                              f"{source.filename} can have; stopped")
+                    if time.monotonic() > stop_at:
+                        raise DataNotFoundError(f"could not download {source.url} within {deadline:.0f} s")
                     out.write(block)
                     bar.update(len(block))
+            if total is not None and received != total:
+                raise DataNotFoundError(f"could not download {source.url}: the connection ended after {received} "
+                                        f"of {total} bytes")
             out.flush()
             os.fsync(out.fileno())
         actual = _file_digest(tmp, algorithm)
@@ -166,8 +189,10 @@ def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float
                 f"checksum mismatch for {source.url}: expected {algorithm} {expected}, got {actual}; "
                 "the download is corrupted or the mirror serves a different file (it was deleted, retry)")
         os.replace(tmp, target)
-    except (urllib.error.URLError, OSError) as exc:
-        raise DataNotFoundError(f"could not download {source.url} ({exc})") from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        if isinstance(exc, DataFormatError | DataNotFoundError):
+            raise
+        raise DataNotFoundError(f"could not download {source.url} ({type(exc).__name__}: {exc})") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return target
@@ -356,9 +381,12 @@ def _cached(name: str, paths: list[Path], decode) -> dict[str, np.ndarray]:
     if cache_file.is_file():
         try:
             with np.load(cache_file, allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
-        except (OSError, ValueError, EOFError):
-            cache_file.unlink(missing_ok=True)  # a broken cache entry is rebuilt, never trusted
+                cached = {key: npz[key] for key in npz.files}
+            if set(cached) == {"X_train", "y_train", "X_test", "y_test"}:
+                return cached
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError):
+            pass
+        cache_file.unlink(missing_ok=True)  # a broken or foreign cache entry is rebuilt, never trusted
     arrays = decode()
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
