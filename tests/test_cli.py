@@ -134,3 +134,32 @@ def test_every_preset_trains_saves_and_predicts_from_the_command_line(tmp_path):
 def test_options_that_do_not_fit_the_preset_are_one_line_errors(args, message):
     out = memorynet("train", "--no-progress", *args)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("metadata, message", [
+    ({"class_names": ["a", "b"]}, "class_names must be 10 strings"),
+    ({"class_names": list(range(10))}, "class_names must be 10 strings"),
+    ({"dataset": 7}, "unknown data set 7"),
+    ({"preprocessing": 3}, "preprocessing must be a string"),
+    ({"pixel_max": "high"}, "pixel_max must be a positive number"),
+])
+def test_edited_metadata_of_a_version_1_file_is_one_line(tmp_path, metadata, message):
+    from test_persistence import write_version_1
+
+    from memorynet import MemoryNetworkClassifier, datasets
+
+    digits = datasets.load("digits")
+    model = MemoryNetworkClassifier(50, random_state=0).fit(digits.X_train / 16.0, digits.y_train)
+    path = write_version_1(model, tmp_path / "v1.mnet")
+    import json
+
+    import numpy as np
+    with np.load(path) as npz:
+        members = {k: npz[k] for k in npz.files}
+    header = json.loads(members["header"].tobytes())
+    header["metadata"] = {"preprocessing": "scale", "pixel_max": 16.0, **metadata}
+    members["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)  # version 1: the header is unsigned
+    with open(path, "wb") as fh:
+        np.savez(fh, **members)
+    out = memorynet("evaluate", "--model", str(path), "--no-progress")
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -18,7 +18,7 @@ from .evaluation import machine_info, train_and_evaluate
 from .inputs import read_images
 from .model import MemoryNetworkClassifier
 from .persistence import load_model, save_model
-from .preprocessing import ImagePreprocessor
+from .preprocessing import ImagePreprocessor, check_chain
 from .receptive_fields import LocalReceptiveFieldClassifier
 from .streaming import stream_fit
 
@@ -181,7 +181,10 @@ def _check_metadata(path: str, meta: dict, n_classes: int) -> dict:
     if isinstance(pixel_max, bool) or not isinstance(pixel_max, int | float) or not pixel_max > 0:
         raise ValueError(f"{path}: metadata pixel_max must be a positive number, got {pixel_max!r:.40}")
     if "preprocessing" in meta:
-        ImagePreprocessor(meta["preprocessing"], pixel_max).fit()
+        try:
+            check_chain(meta["preprocessing"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: metadata {exc}") from None
     return meta
 
 
