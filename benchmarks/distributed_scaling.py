@@ -133,9 +133,15 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--only", choices=["accuracy", "cost", "workers"], action="append",
+                        help="measure only these parts (the others are kept from an earlier distributed.json)")
     args = parser.parse_args()
-    results = {"quick": args.quick, "accuracy": _accuracy_rows(args.data_dir, args.quick),
-               "cost": _cost_rows(args.data_dir, args.quick), "workers": _worker_rows(args.data_dir, args.quick)}
+    parts = {"accuracy": _accuracy_rows, "cost": _cost_rows, "workers": _worker_rows}
+    earlier = Path(args.out) / "distributed.json"
+    results = json.loads(earlier.read_text()) if args.only and earlier.exists() else {"quick": args.quick}
+    for name, measure in parts.items():
+        if not args.only or name in args.only:
+            results[name] = measure(args.data_dir, args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "distributed.json").write_text(json.dumps(results, indent=1))

@@ -126,34 +126,42 @@ def fit(estimator, X, y, *, client=None, n_shards: int = 4, classes=None, tree: 
     return _run(models[0], client)
 
 
-def _learn_position(template, patches, classes_idx, n_classes: int):
-    """The bank of one receptive-field position, learnt from that position's patches in the given order."""
-    bank = NeuronBank(patches.shape[1], template.max_neurons)
-    template._rule(n_classes).learn(bank, template._new_searcher(bank), patches, classes_idx, template.batch_size)
-    return bank
+def _learn_positions(model, images, classes_idx, positions: list[int]) -> list[NeuronBank]:
+    """The banks of some positions of a receptive-field ``model`` (its image shape and classes set), each learnt
+    from its patches of ``images`` in the given order."""
+    rule, banks = model._rule(), []
+    for position in positions:
+        patches = model._patches(images, model.corners_[position])
+        bank = NeuronBank(patches.shape[1], model.max_neurons)
+        rule.learn(bank, model._new_searcher(bank), patches, classes_idx, model.batch_size)
+        banks.append(bank)
+    return banks
 
 
-def fit_positions(estimator, X, y, *, client=None):
-    """Fit a copy of a ``LocalReceptiveFieldClassifier`` model-parallel: each position's bank is learnt on a worker
-    from that position's patches (in the same order as ``fit``). Returns the fitted model, identical to
-    ``estimator.fit(X, y)``."""
+def fit_positions(estimator, X, y, *, client=None, groups: int | None = None):
+    """Fit a copy of a ``LocalReceptiveFieldClassifier`` model-parallel: the positions are split into ``groups``
+    tasks (default: one per worker thread), each learning its positions' banks from the images (sent once per
+    task), in the same order as ``fit``. Returns the fitted model, identical to ``estimator.fit(X, y)``."""
     dask, _, _ = _dask()
-    model = clone(estimator)
+    model = clone(estimator).set_params(verbose=False)
     rows = model._validate_X(X, reset=True)
     _, y = model._validate_Xy(rows, y, reset=False)
     model._begin(np.unique(y))
+    model.banks_ = []  # made by the tasks
     images = rows.reshape(len(rows), *model.image_shape_)
     classes_idx = model._class_indices(y)
     if model.shuffle:
         order = check_random_state(model.random_state).permutation(len(rows))
         images, classes_idx = images[order], classes_idx[order]
-    learn = dask.delayed(_learn_position, pure=False)
-    banks = [learn(estimator, model._patches(images, corner), classes_idx, len(model.classes_))
-             for corner in model.corners_]
-    model.banks_ = list(_run(banks, client))
+    if groups is None:
+        groups = sum(client.nthreads().values()) if client is not None else 1
+    positions = [part.tolist() for part in np.array_split(np.arange(len(model.corners_)), groups) if len(part)]
+    learn = dask.delayed(_learn_positions, pure=False)
+    parts = _run([learn(model, images, classes_idx, part) for part in positions], client)
+    model.banks_ = [bank for part in parts for bank in part]
     model._searcher_cache = None
     model.n_samples_seen_ = len(rows)
-    return model
+    return model.set_params(verbose=estimator.verbose)
 
 
 def _blocks(model, X, method: str, client):
