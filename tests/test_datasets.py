@@ -372,3 +372,20 @@ def test_a_truncated_cache_entry_is_rebuilt(tmp_path, monkeypatch):
     again = datasets.load("mnist", tmp_path / "data", progress=False)
     np.testing.assert_array_equal(again.X_train, first.X_train)
     assert entry.stat().st_size > 100  # rewritten whole
+
+
+def test_a_pickle_claiming_a_huge_array_is_refused_without_allocating_it():
+    import resource
+
+    template = np.zeros(4, np.uint8).__reduce__()
+    version, _, dtype, fortran, raw = template[2]
+
+    class Bomb:
+        def __reduce__(self):
+            return template[0], template[1], (version, (10**12,), dtype, fortran, raw)
+
+    blob = pickle.dumps({b"data": Bomb(), b"labels": [0]}, protocol=4)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(datasets.DataFormatError, match="not a CIFAR-10 python batch"):
+        datasets._decode_cifar_python(blob, "batch")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB

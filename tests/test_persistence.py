@@ -329,3 +329,15 @@ def test_a_full_disk_names_the_path(fitted, tmp_path, monkeypatch):
     with pytest.raises(OSError, match=f"no space left on the device to write {tmp_path / 'm.mnet'}"):
         fitted[0].save(tmp_path / "m.mnet")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"bank_sizes": np.array([0, 30])}, "a bank without neurons"),
+    ({"classes": np.array([0.0, 1.0, np.nan])}, "NaN or infinity"),
+    ({"counters": np.full(30, 2**62, np.int64)}, "n_samples_seen is smaller"),
+])
+def test_banks_without_neurons_nan_classes_and_overflowing_counters_are_refused(fitted, tmp_path, arrays, message):
+    path = fitted[0].save(tmp_path / "m.mnet")
+    rewrite(path, **arrays)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)

@@ -118,3 +118,9 @@ def test_presets_are_unfitted_pipelines_that_learn(name, digits):
         assert pipeline.score(digits.X_test * (255 / 16), digits.y_test) > 0.9
     with pytest.raises(ValueError, match="unknown preset"):
         preset("imagenet-best")
+
+
+def test_huge_values_at_predict_time_are_refused_like_the_paper_model(digits):
+    model = LocalReceptiveFieldClassifier(4, 4, 50, random_state=0).fit(digits.X_train / 16.0, digits.y_train)
+    with pytest.raises(ValueError, match="would overflow"):
+        model.predict(np.full((2, 1, 8, 8), 1e30))
