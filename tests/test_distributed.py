@@ -58,6 +58,16 @@ def test_the_merge_keeps_every_input_and_the_budget(digits):
         mdist.merge(a, MemoryNetworkClassifier(100).fit(X, y))
 
 
+def test_split_budgets_put_the_shards_neurons_side_by_side(digits):
+    X, y, X_test, y_test = digits
+    model = MemoryNetworkClassifier(400, random_state=0)
+    split = mdist.fit(model, X, y, n_shards=4, shard_budget="split")
+    assert split.n_neurons_ == 400 and split.counters_.sum() == len(X) and split.max_neurons == 400
+    assert split.banks_[0].capacity == 400 and split.score(X_test, y_test) > 0.9
+    with pytest.raises(ValueError, match="shard_budget"):
+        mdist.fit(model, X, y, shard_budget="half")
+
+
 def test_cluster_sync_and_repeat_give_the_identical_model(digits, client):
     X, y, X_test, y_test = digits
     model = MemoryNetworkClassifier(300, random_state=1)

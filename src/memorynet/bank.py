@@ -66,6 +66,12 @@ class NeuronBank:
         """Rows still available before the bank is full."""
         return self.capacity - self.size
 
+    def raise_capacity(self, capacity: int) -> None:
+        """Allow the bank to hold up to ``capacity`` rows (never fewer than it holds or allowed before)."""
+        if capacity < self.capacity:
+            raise BankError(f"cannot lower the capacity of a bank from {self.capacity} to {capacity}")
+        self.capacity = int(capacity)
+
     def attach(self, observer) -> None:
         """Tell ``observer`` of every change: ``observer.rows_changed(rows)`` after appends, updates and merges.
 

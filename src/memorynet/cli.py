@@ -120,14 +120,15 @@ def _train_on_cluster(args: argparse.Namespace, model: Pipeline, dataset: datase
     with distributed.connect(args.scheduler, n_workers=args.workers) as client:
         X = model[0].transform(dataset.X_train)  # the fixed preprocessing, applied once here
         start = time.perf_counter()
-        fitted = distributed.fit(model[-1], X, dataset.y_train, client=client, n_shards=args.shards)
+        fitted = distributed.fit(model[-1], X, dataset.y_train, client=client, n_shards=args.shards,
+                                 shard_budget=args.shard_budget)
         train_seconds = time.perf_counter() - start
     model.steps[-1] = ("network", fitted)
     start = time.perf_counter()
     accuracy = float(np.mean(model.predict(dataset.X_test) == dataset.y_test))
     return {"dataset": dataset.name, "accuracy": accuracy, "n_neurons": fitted.n_neurons_,
             "n_train": len(dataset.y_train), "n_test": len(dataset.y_test), "train_seconds": train_seconds,
-            "predict_seconds": time.perf_counter() - start, "shards": args.shards,
+            "predict_seconds": time.perf_counter() - start, "shards": args.shards, "shard_budget": args.shard_budget,
             "scheduler": args.scheduler or f"LocalCluster({args.workers} workers)"}
 
 
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--shards", type=int, default=None, help="shards learnt in parallel, then merged by the "
                          "learning rule (default: 4 with --scheduler)")
     cluster.add_argument("--workers", type=int, default=2, help="workers of the local cluster (default: 2)")
+    cluster.add_argument("--shard-budget", choices=["full", "split"], default="full",
+                         help="neurons per shard: all of --max-neurons (full, default) or their share (split)")
     train.set_defaults(handler=_cmd_train)
 
     evaluate = _model_command(commands, "evaluate", _cmd_evaluate, "score a saved model on a test set",

@@ -76,10 +76,16 @@ def merge(first, second):
     return merged
 
 
-def _learn_shard(template, X, y, classes):
-    """A model learnt in one pass over one shard, in the shard's order."""
+def _learn_shard(template, X, y, classes, shard_neurons: int | None = None):
+    """A model learnt in one pass over one shard, in the shard's order, with ``shard_neurons`` per bank (default:
+    the template's budget); returned with the template's parameters, so that it merges with the others."""
     model = clone(template).set_params(shuffle=False, verbose=False)
-    return model.partial_fit(X, y, classes=classes)
+    if shard_neurons is not None:
+        model.set_params(max_neurons=shard_neurons)
+    model.partial_fit(X, y, classes=classes)
+    for bank in model.banks_:
+        bank.raise_capacity(template.max_neurons)
+    return model.set_params(max_neurons=template.max_neurons)
 
 
 def _run(graph, client):
@@ -98,7 +104,8 @@ def _shards(X, y, n_shards: int, order: np.ndarray | None):
     return [(X[part], np.asarray(y)[part]) for part in np.array_split(rows, n_shards) if len(part)]
 
 
-def fit(estimator, X, y, *, client=None, n_shards: int = 4, classes=None, tree: bool = True):
+def fit(estimator, X, y, *, client=None, n_shards: int = 4, classes=None, tree: bool = True,
+        shard_budget: str = "full"):
     """Fit a copy of ``estimator`` (``MemoryNetworkClassifier`` or ``LocalReceptiveFieldClassifier``, already
     preprocessed input) data-parallel: ``n_shards`` shards learnt on the workers, then merged on the workers.
 
@@ -106,16 +113,22 @@ def fit(estimator, X, y, *, client=None, n_shards: int = 4, classes=None, tree: 
     a Dask array (its row chunks are the shards, in order). ``tree=True`` merges pairwise in rounds (depth
     log2(shards), no process holds more than two shard models); ``tree=False`` folds the shards into the first
     one after another, in stream order: with shards of one image each and ``batch_size=1`` that is exactly the
-    paper's sequential rule. Returns the fitted model, an ordinary estimator."""
+    paper's sequential rule. ``shard_budget="full"`` gives every shard the whole ``max_neurons`` per bank (the
+    merges then average the shards' neurons into one another); ``"split"`` gives each ``max_neurons // n_shards``
+    (the merges then mostly grow: the shards' neurons side by side). Returns the fitted model, an ordinary
+    estimator."""
     dask, _, _ = _dask()
     if n_shards < 1:
         raise ValueError(f"n_shards must be at least 1, got {n_shards}")
+    if shard_budget not in ("full", "split"):
+        raise ValueError(f"shard_budget must be 'full' or 'split', got {shard_budget!r}")
     classes = np.unique(y) if classes is None else np.unique(classes)
+    shard_neurons = None if shard_budget == "full" else max(len(classes), estimator.max_neurons // n_shards)
     order = None
     if estimator.shuffle and not hasattr(X, "to_delayed"):
         order = check_random_state(estimator.random_state).permutation(len(y))
     learn = dask.delayed(_learn_shard, pure=False)
-    models = [learn(estimator, Xs, ys, classes) for Xs, ys in _shards(X, y, n_shards, order)]
+    models = [learn(estimator, Xs, ys, classes, shard_neurons) for Xs, ys in _shards(X, y, n_shards, order)]
     combine = dask.delayed(merge, pure=False)
     while len(models) > 1:
         if tree:  # pairwise rounds
