@@ -6,8 +6,9 @@ receptive fields, on this machine.
 
 Writes ``<out>/distributed.json`` and ``<out>/distributed.md`` (default ``benchmarks/results``):
 
-1. accuracy of the merged model against the single-stream model (mean ± std over seeds): the paper model on MNIST
-   (10000 neurons; 4 and 16 shards), on CIFAR-10 (5000 neurons), and both presets (4 shards);
+0. the shard budget ("full" or "split") on the validation split carved from training (one seed);
+1. accuracy of the merged model against the single-stream model (mean ± std over seeds), for both budgets: the
+   paper model on MNIST (10000 neurons; 4 and 16 shards), on CIFAR-10 (5000 neurons), and both presets (4 shards);
 2. cost as a function of the number of shards (1 ... 64), simulated in this process: shards learnt one after
    another (their time summed and their maximum: the wall time with one worker per shard), merges real (tree
    depth, total merge time, bytes of the shard models that a cluster would move);
@@ -59,6 +60,25 @@ def _accuracy_rows(data_dir: str, quick: bool) -> list[dict]:
                 print(f"{dataset} {label} shards={shards} {budget} seed={seed}: {scores[-1]:.4f}", file=sys.stderr)
             rows.append({"dataset": dataset, "model": label, "shards": shards, "budget": budget,
                          "seeds": len(seeds), "mean": float(np.mean(scores)), "std": float(np.std(scores))})
+    return rows
+
+
+def _validation_rows(data_dir: str, quick: bool) -> list[dict]:
+    """The shard budget chosen on the validation split (the experiments' fixed one, carved from training)."""
+    from memorynet.experiments import VALIDATION_SIZE
+
+    rows = []
+    for dataset, neurons in ((("mnist", 1000),) if quick else (("mnist", 10000), ("cifar10", 5000))):
+        X, y, _, _ = _data(dataset, data_dir, limit=20000 if quick else None)
+        order = np.random.default_rng(12345).permutation(len(y))
+        fit, held = order[:-VALIDATION_SIZE], order[-VALIDATION_SIZE:]
+        model = MemoryNetworkClassifier(neurons, random_state=0)
+        for shards, budget in [(1, "full")] + [(n, b) for n in (4, 16) for b in ("full", "split")]:
+            fitted = clone(model).fit(X[fit], y[fit]) if shards == 1 else \
+                mdist.fit(model, X[fit], y[fit], n_shards=shards, shard_budget=budget)
+            rows.append({"dataset": dataset, "max_neurons": neurons, "shards": shards, "budget": budget,
+                         "validation_accuracy": float(fitted.score(X[held], y[held]))})
+            print(f"validation {rows[-1]}", file=sys.stderr)
     return rows
 
 
@@ -115,6 +135,12 @@ def _markdown(results: dict) -> str:
     lines += [f"| {r['dataset']} | {r['model']} | {r['shards'] if r['shards'] > 1 else '1 (plain fit)'} | "
               f"{r.get('budget', 'full') if r['shards'] > 1 else '—'} | {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % "
               f"| {r['seeds']} |" for r in results["accuracy"]]
+    if "validation" in results:
+        lines += ["", "### Shard budget on the validation split (one seed): the budget to choose per data set and shard count", "",
+                  "| data | neurons | shards | shard budget | validation accuracy |", "|---|---:|---:|---|---:|"]
+        lines += [f"| {r['dataset']} | {r['max_neurons']} | {r['shards'] if r['shards'] > 1 else '1 (plain fit)'} | "
+                  f"{r['budget'] if r['shards'] > 1 else '—'} | {100 * r['validation_accuracy']:.2f} % |"
+                  for r in results["validation"]]
     lines += ["", "### Cost against the number of shards (MNIST; shards learnt one after another, merges real)", "",
               "| neurons | shards | learn s (sum) | learn s (largest shard) | merge s | tree depth | shard models MB "
               "| accuracy |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -135,10 +161,10 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--only", choices=["accuracy", "cost", "workers"], action="append",
+    parser.add_argument("--only", choices=["validation", "accuracy", "cost", "workers"], action="append",
                         help="measure only these parts (the others are kept from an earlier distributed.json)")
     args = parser.parse_args()
-    parts = {"accuracy": _accuracy_rows, "cost": _cost_rows, "workers": _worker_rows}
+    parts = {"validation": _validation_rows, "accuracy": _accuracy_rows, "cost": _cost_rows, "workers": _worker_rows}
     earlier = Path(args.out) / "distributed.json"
     results = json.loads(earlier.read_text()) if args.only and earlier.exists() else {"quick": args.quick}
     for name, measure in parts.items():
