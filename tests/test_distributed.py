@@ -145,3 +145,18 @@ def test_command_line_trains_on_a_local_cluster_and_names_an_unreachable_schedul
     assert result["shards"] == 2 and result["accuracy"] > 0.9 and "2 shards on LocalCluster" in out.stdout
     out = run("--shards", "0")
     assert out.returncode == 2 and "--shards and --workers must be at least 1" in out.stderr
+
+
+def test_the_documented_two_worker_example_runs_and_meets_the_target(data_dir, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cluster.md").read_text()
+    script = text.split("```python\n", 1)[1].split("```", 1)[0]
+    script = script.replace('"../shared/data"', repr(str(data_dir.resolve())))
+    (tmp_path / "example.py").write_text(script)
+    out = subprocess.run([sys.executable, str(tmp_path / "example.py")], capture_output=True, text=True,
+                         timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.strip().splitlines()[-1]) >= 0.969 - 0.003  # within 0.3 points of one stream (96.9 %)
