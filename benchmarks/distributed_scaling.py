@@ -136,7 +136,8 @@ def _markdown(results: dict) -> str:
               f"{r.get('budget', 'full') if r['shards'] > 1 else '—'} | {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % "
               f"| {r['seeds']} |" for r in results["accuracy"]]
     if "validation" in results:
-        lines += ["", "### Shard budget on the validation split (one seed): the budget to choose per data set and shard count", "",
+        lines += ["", "### Shard budget on the validation split (one seed): the budget to choose per data set and "
+                  "shard count", "",
                   "| data | neurons | shards | shard budget | validation accuracy |", "|---|---:|---:|---|---:|"]
         lines += [f"| {r['dataset']} | {r['max_neurons']} | {r['shards'] if r['shards'] > 1 else '1 (plain fit)'} | "
                   f"{r['budget'] if r['shards'] > 1 else '—'} | {100 * r['validation_accuracy']:.2f} % |"
