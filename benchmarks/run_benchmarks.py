@@ -231,6 +231,27 @@ def run(data_dir: str, smoke: bool) -> dict:
     return results
 
 
+def _target(what: str, ratio: float, target: float, at_least: bool) -> str:
+    met = ratio >= target if at_least else ratio <= target
+    return f"| {what} | {ratio:.2f} | {'>=' if at_least else '<='} {target} | {'met' if met else 'missed'} |"
+
+
+def targets(results: dict) -> str:
+    """The speed targets of the project, each as ratio / target / met or missed, from this run's figures."""
+    by = {(r["dataset"], r["system"], r.get("max_neurons"), r.get("backend")): r for r in results["systems"]}
+    size = max(r.get("max_neurons") or 0 for r in results["systems"] if r["dataset"] == "mnist")
+    ours, faiss = by[("mnist", "memorynet", size, None)], by[("mnist", "faiss-flat-l2", size, None)]
+    lines = ["| target | ratio | target | result |", "|---|---:|---:|---|",
+             _target(f"prediction at {size} neurons, images/s vs FAISS IndexFlatL2",
+                     ours["images_per_second"] / faiss["images_per_second"], 1.05, True),
+             _target(f"training at {results['training']['max_neurons']} neurons vs its same-label products",
+                     results["training"]["ratio"], 2.0, False),
+             "| receptive-field models vs their distance products | — | <= 1.5 / 2 | not measured by this suite |",
+             "| int8 search vs FAISS float32 | — | >= 1.5 | no int8 search path yet |",
+             "| GPU | — | — | `bash benchmarks/gpu.sh --data-dir DIR` on a CUDA machine |"]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(results: dict) -> str:
     blas = results["blas"]
     lines = ["| data | system | neurons / prototypes | train s | predict s | images/s | accuracy | peak RSS MB "
@@ -294,7 +315,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmarks.json").write_text(json.dumps(results, indent=1))
-    table = markdown(results)
+    table = markdown(results) + "\n" + targets(results)
     (out / "benchmarks.md").write_text(table)
     print(table)
     print(f"wall time {results['wall_seconds']:.0f} s; wrote {out / 'benchmarks.json'} and {out / 'benchmarks.md'}")

@@ -21,4 +21,6 @@ def test_benchmark_smoke(data_dir, tmp_path):
     # FAISS over the same bank finds the same nearest neurons, so the same accuracy.
     by = {(r["dataset"], r["system"], r.get("backend")): r for r in results["systems"] if r.get("max_neurons") == 3000}
     assert by[("mnist", "faiss-flat-l2", None)]["accuracy"] == by[("mnist", "memorynet", None)]["accuracy"]
-    assert "BLAS limit" in (tmp_path / "benchmarks.md").read_text()
+    report = (tmp_path / "benchmarks.md").read_text()
+    assert "BLAS limit" in report and "| target | ratio | target | result |" in report
+    assert report.count("| met |") + report.count("| missed |") == 2
