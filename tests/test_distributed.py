@@ -38,7 +38,10 @@ def _same(a, b):
 def test_one_shard_is_plain_fit(digits, client):
     X, y, _, _ = digits
     model = MemoryNetworkClassifier(300, random_state=0)
-    _same(mdist.fit(model, X, y, client=client, n_shards=1), MemoryNetworkClassifier(300, random_state=0).fit(X, y))
+    fitted = mdist.fit(model, X, y, client=client, n_shards=1)
+    _same(fitted, MemoryNetworkClassifier(300, random_state=0).fit(X, y))
+    assert fitted.get_params() == model.get_params()  # the user's parameters, shuffle included
+    assert mdist.fit(model, X, y, n_shards=3, shard_budget="split").get_params() == model.get_params()
 
 
 def test_shards_of_one_image_folded_in_order_are_the_paper_rule(digits):

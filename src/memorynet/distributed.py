@@ -85,7 +85,7 @@ def _learn_shard(template, X, y, classes, shard_neurons: int | None = None):
     model.partial_fit(X, y, classes=classes)
     for bank in model.banks_:
         bank.raise_capacity(template.max_neurons)
-    return model.set_params(max_neurons=template.max_neurons)
+    return model.set_params(max_neurons=template.max_neurons, shuffle=template.shuffle, verbose=template.verbose)
 
 
 def _run(graph, client):
