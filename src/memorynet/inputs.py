@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._formats import read_npy_header
+
 __all__ = ["MAX_IMAGE_PIXELS", "MAX_ARRAY_BYTES", "read_png", "read_npy", "read_images"]
 
 MAX_IMAGE_PIXELS = 4096 * 4096  # one image; a model's images are far smaller
@@ -58,16 +60,12 @@ def read_npy(path: str | Path) -> np.ndarray:
             raise ValueError(f"{path}: not a .npy array (it holds {_what(head)}); save one array with numpy.save")
         fh.seek(0)
         try:
-            version = np.lib.format.read_magic(fh)
-            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                np.lib.format.read_array_header_2_0
-            shape, _, dtype = reader(fh, max_header_size=10000)
+            shape, dtype, declared = read_npy_header(fh)
         except (ValueError, SyntaxError) as exc:
             raise ValueError(f"{path}: damaged .npy header ({type(exc).__name__})") from exc
         offset = fh.tell()
     if dtype.hasobject or dtype.kind not in "uifb":
         raise ValueError(f"{path}: expected a numeric array, got dtype {dtype}")
-    declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     held = path.stat().st_size - offset
     if declared > MAX_ARRAY_BYTES or declared != held:
         raise ValueError(f"{path}: header declares shape {shape} ({declared} bytes) but the file holds {held} "

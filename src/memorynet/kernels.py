@@ -19,7 +19,7 @@ from sklearn import get_config
 from sklearn.utils import gen_batches
 
 __all__ = ["METRICS", "pairwise_distances", "nearest_neurons", "nearest_same_label", "nearest_per_class",
-           "scatter_mean_update", "closest_disjoint_pairs", "row_sq_norms"]
+           "scatter_mean_update", "closest_disjoint_pairs", "row_sq_norms", "unit_rows"]
 
 METRICS = ("l2", "l1", "cosine", "lp")
 
@@ -29,7 +29,8 @@ def row_sq_norms(X: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", X, X)
 
 
-def _unit_rows(X: np.ndarray) -> np.ndarray:
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Each row divided by its L2 norm (a zero row stays zero), float32."""
     norms = np.sqrt(row_sq_norms(X))
     norms[norms == 0] = 1.0
     return X / norms[:, None]
@@ -42,7 +43,7 @@ def pairwise_distances(X: np.ndarray, M: np.ndarray, metric: str = "l2", *, p: f
         D += row_sq_norms(X)[:, None]
         return np.maximum(D, 0.0, out=D)
     if metric == "cosine":
-        D = _unit_rows(X) @ _unit_rows(M).T
+        D = unit_rows(X) @ unit_rows(M).T
         return np.subtract(1.0, D, out=D)
     if metric == "l1":
         return cdist(X, M, metric="cityblock").astype(np.float32)

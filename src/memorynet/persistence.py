@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ._atomic import atomic_write
+from ._formats import library_version, read_npy_header
 from .bank import BankError, NeuronBank
 from .preprocessing import ImagePreprocessor, check_chain
 
@@ -106,7 +107,7 @@ def save_model(model, path: str | os.PathLike, metadata: dict | None = None) -> 
               "counters": np.concatenate([b["counters"] for b in exported]),
               "bank_sizes": np.array([len(b["classes"]) for b in exported], dtype=np.int64),
               "classes": _classes_array(estimator.classes_)}
-    header = {"format": "memorynet", "format_version": FORMAT_VERSION, "library_version": _version(),
+    header = {"format": "memorynet", "format_version": FORMAT_VERSION, "library_version": library_version(),
               "estimator": type(estimator).__name__, "params": _json_params(estimator.get_params()), "state": state,
               "preprocessing": None if preprocessor is None else {"chain": preprocessor.chain,
                                                                   "pixel_max": float(preprocessor.pixel_max)},
@@ -117,15 +118,6 @@ def save_model(model, path: str | os.PathLike, metadata: dict | None = None) -> 
     except TypeError as exc:
         raise TypeError(f"metadata must be JSON-serialisable ({exc})") from exc
     return atomic_write(Path(path), lambda fh: np.savez(fh, header=header_bytes, **arrays))
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("memorynet")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 MAX_HEADER_BYTES = 1 << 20  # a real header is a few KB
@@ -144,14 +136,11 @@ def _check_members(path: Path) -> None:
                 raise ModelFileError(f"{path}: header of {info.file_size} bytes, over the {MAX_HEADER_BYTES} "
                                      "bytes a model header may have")
             with archive.open(info) as member:
-                version = np.lib.format.read_magic(member)
-                reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                    np.lib.format.read_array_header_2_0
-                shape, _, dtype = reader(member, max_header_size=10000)
+                shape, dtype, data_bytes = read_npy_header(member)
                 if dtype.hasobject:
                     raise ModelFileError(f"{path}: member {info.filename} holds Python objects (refused, never "
                                          "unpickled); model files never contain Python objects")
-                declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize + member.tell()
+                declared = data_bytes + member.tell()
             if declared != info.file_size:
                 raise ModelFileError(f"{path}: member {info.filename} declares an array of shape {shape} "
                                      f"({declared} bytes) but holds {info.file_size} bytes")

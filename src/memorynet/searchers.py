@@ -98,11 +98,7 @@ class FaissSearcher(Searcher):
 
     def _prepare(self, M: np.ndarray) -> np.ndarray:
         M = np.ascontiguousarray(M, dtype=np.float32)
-        if self.metric == "cosine":
-            norms = np.sqrt(kernels.row_sq_norms(M))
-            norms[norms == 0] = 1.0
-            M = M / norms[:, None]
-        return M
+        return kernels.unit_rows(M) if self.metric == "cosine" else M
 
     def _new_index(self, dim: int):
         faiss = self._faiss
