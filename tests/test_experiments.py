@@ -106,9 +106,12 @@ def test_quick_reproduction(quick_results):
 def _write_many(args):
     from memorynet import experiments
 
-    folder, writer = args
+    import time
+
+    folder, writer, start_at = args
     exp = experiments.Experiment("concurrent", "two writers", (), (0,))
-    for seed in range(40):  # many small writes: without the lock, runs are lost in nearly every trial
+    time.sleep(max(0.0, start_at - time.time()))  # both writers start together, whatever their start-up time
+    for seed in range(100):  # many small overlapping writes: without the lock, runs are lost
         config = experiments.RunConfig(f"writer {writer}", "digits")
         experiments._add_run(Path(folder) / "concurrent.json", exp,
                              {"config": asdict(config), "seed": seed, "accuracy": 1.0})
@@ -119,6 +122,7 @@ def test_two_writers_into_one_results_file_lose_nothing(tmp_path):
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        pool.map(_write_many, [(str(tmp_path), 0), (str(tmp_path), 1)])
+        start_at = __import__("time").time() + 3
+        pool.map(_write_many, [(str(tmp_path), 0, start_at), (str(tmp_path), 1, start_at)])
     runs = json.loads((tmp_path / "concurrent.json").read_text())["runs"]
-    assert len(runs) == 80 and {r["config"]["label"] for r in runs} == {"writer 0", "writer 1"}
+    assert len(runs) == 200 and {r["config"]["label"] for r in runs} == {"writer 0", "writer 1"}
