@@ -104,9 +104,9 @@ def test_quick_reproduction(quick_results):
 
 
 def _write_many(args):
-    from memorynet import experiments
-
     import time
+
+    from memorynet import experiments
 
     folder, writer, start_at = args
     exp = experiments.Experiment("concurrent", "two writers", (), (0,))
