@@ -131,6 +131,22 @@ class NeuronBank:
         self._memories[rows], self._classes[rows], self._counters[rows] = memories, classes, counters
         self._notify(rows)
 
+    def remove_rows(self, rows: np.ndarray) -> None:
+        """Delete ``rows``; the rows after them move up (their indices change), so attached observers are detached
+        and searchers must be made anew."""
+        keep = np.ones(self.size, dtype=bool)
+        keep[rows] = False
+        n = int(keep.sum())
+        self._memories[:n], self._classes[:n], self._counters[:n] = self.memories[keep], self.classes[keep], \
+            self.counters[keep]
+        self.size = n
+        self._observers = []
+
+    def relabel(self, mapping: np.ndarray) -> None:
+        """Give every neuron of class index ``i`` the class index ``mapping[i]`` (when classes are inserted)."""
+        self._classes[: self.size] = np.asarray(mapping)[self.classes]
+        self._notify(np.arange(self.size))
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Copies of the rows in use: ``memories`` float32 (n, D), ``classes`` int64, ``counters`` int64."""
         return {"memories": self.memories.copy(), "classes": self.classes.astype(np.int64),

@@ -225,6 +225,56 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
         self._learn(X, indices)
         return self
 
+    @unchanged_on_error
+    def add_classes(self, labels) -> np.ndarray:
+        """Declare new class labels on a fitted model, so that ``partial_fit`` can teach them (few-shot learning of
+        a class the stream had not announced). Returns the new ``classes_``.
+
+        Existing neurons keep their labels. The memory budget stays as it is: a bank without a free neuron for each
+        new class makes room by merging the two closest neurons (counter-weighted mean) of its most numerous class.
+        """
+        check_is_fitted(self)
+        labels = np.unique(np.asarray(labels))
+        if labels.size == 0 or np.isin(labels, self.classes_).any():
+            raise ValueError(f"add_classes needs labels the model does not know yet; got {labels.tolist()}, known "
+                             f"classes_={self.classes_.tolist()}")
+        if labels.dtype.kind != self.classes_.dtype.kind and {labels.dtype.kind, self.classes_.dtype.kind} - set("iu"):
+            raise ValueError(f"new labels {labels.tolist()} are not of the kind of classes_ "
+                             f"({self.classes_.dtype}); give labels of the same type")
+        classes = np.union1d(self.classes_, labels)
+        if len(classes) > self.max_neurons:
+            raise ValueError(f"max_neurons={self.max_neurons} cannot hold {len(classes)} classes")
+        self.make_room(len(labels))
+        mapping = np.searchsorted(classes, self.classes_)
+        for bank in self.banks_:
+            bank.relabel(mapping)
+        self.classes_ = classes
+        self._searcher_cache = None
+        return classes
+
+    @unchanged_on_error
+    def make_room(self, n_neurons: int = 1) -> None:
+        """Make sure every bank has ``n_neurons`` free neurons, keeping the budget: a bank with fewer merges
+        disjoint closest pairs of neurons (counter-weighted mean) of its most numerous class, as many as needed.
+
+        This is consolidation on demand: how a full memory can still grow a neuron for a class it is taught."""
+        check_is_fitted(self)
+        short = [n_neurons - bank.free for bank in self.banks_]
+        for bank, missing in zip(self.banks_, short):  # every check before any bank changes
+            if missing > 0 and bank.class_counts(len(self.classes_)).max() < 2 * missing:
+                raise ValueError(f"a full bank has too few neurons in any class to free {n_neurons} neurons; "
+                                 "ask for fewer at a time")
+        for bank, missing in zip(self.banks_, short):
+            if missing > 0:
+                largest = int(np.argmax(bank.class_counts(len(self.classes_))))
+                rows = np.flatnonzero(bank.classes == largest)
+                members = bank.memories[rows]
+                keep, drop = kernels.closest_disjoint_pairs(
+                    kernels.pairwise_distances(members, members, self.distance, p=self.p), missing)
+                bank.merge_rows(rows[keep], rows[drop])
+                bank.remove_rows(rows[drop])
+                self._searcher_cache = None
+
     # ------------------------------------------------------------------------------------------------------------
     # Learned state
 
@@ -238,14 +288,47 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
         """Top-left corner of the image region each bank sees, and that region's shape (C, h, w)."""
         return [(0, 0)], self.image_shape_
 
+    def _bank_rows(self, images: np.ndarray, position: int) -> np.ndarray:
+        """What bank ``position`` sees of validated ``images`` (n, C, H, W), as rows (n, width)."""
+        return images.reshape(len(images), -1)
+
+    def _images(self, X) -> np.ndarray:
+        """Validated input as images (n, C, H, W) of the fitted shape."""
+        check_is_fitted(self)
+        rows = self._validate_X(X, reset=False)
+        return rows.reshape(len(rows), *self.image_shape_)
+
+    def class_distances(self, X) -> np.ndarray:
+        """(n, n_classes): the distance from each image to the nearest neuron of each class, summed over the banks
+        (one bank: the paper's model; one per position: receptive fields). ``inf`` for a class without neurons."""
+        images = self._images(X)
+        total = np.zeros((len(images), len(self.classes_)))
+        for position, searcher in enumerate(self._searchers()):
+            total += searcher.nearest_per_class(self._bank_rows(images, position), len(self.classes_))
+        return total
+
+    def nearest_neurons(self, X, k: int = 1, position: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(distances, rows)``, each (n, k): the ``k`` nearest neurons of bank ``position`` (default: the middle
+        bank, as in :meth:`memory_view`) to what that bank sees of each image; rows index ``memory_view()``."""
+        images = self._images(X)
+        position = self._position(position)
+        k = min(k, len(self.banks_[position]))
+        return self._searchers()[position].nearest(self._bank_rows(images, position), k)
+
+    def _position(self, position: int | None) -> int:
+        """A bank index, checked (``None``: the middle bank)."""
+        n = len(self.banks_)
+        position = n // 2 if position is None else position
+        if not 0 <= position < n:
+            raise ValueError(f"position {position} out of range: this model has {n} banks")
+        return position
+
     def memory_view(self, position: int | None = None) -> dict:
         """One bank as images: ``memories`` (n, C, h, w), ``labels`` (n,), ``counters`` (n,), the ``corner``
         (row, column) of the image region it sees and its ``position`` (default: the middle bank)."""
         check_is_fitted(self)
         corners, shape = self._bank_layout()
-        position = len(corners) // 2 if position is None else position
-        if not 0 <= position < len(corners):
-            raise ValueError(f"position {position} out of range: this model has {len(corners)} banks")
+        position = self._position(position)
         bank = self.banks_[position]
         return {"memories": bank.memories.reshape(-1, *shape), "labels": self.classes_[bank.classes],
                 "counters": bank.counters, "corner": corners[position], "position": position}

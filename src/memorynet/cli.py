@@ -336,6 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--position", type=int, default=None,
                       help="which bank to draw, for models with one bank per position (default: the middle one)")
     _data_options(show, default=None)
+
+    serve = commands.add_parser(
+        "serve", help="a web page to look inside a model and teach it live (pip install 'memorynet[serve]')",
+        description="Serve a page where you see the model's neurons, draw or upload an image to see its "
+                    "prediction and nearest neurons, teach it a label (existing or new) and save it. With --preset, "
+                    "train that preset on --dataset first (then --model is where Save writes).")
+    serve.add_argument("--model", help="model file to serve (and to save to)")
+    serve.add_argument("--preset", choices=list(presets.PRESETS), default=None, help="train this preset first")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this "
+                       "machine only; another host is reachable by others and prints a warning)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the training order with --preset")
+    _data_options(serve, default=None)
+    serve.set_defaults(handler=_cmd_serve)
     return parser
 
 
@@ -373,6 +387,32 @@ def _cmd_show(args: argparse.Namespace) -> int:
     written.append(plots.nearest_neurons_figure(view, images, out / "nearest.png", estimator.distance, estimator.p))
     for path in written:
         print(f"wrote {path}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from . import serve
+    except ImportError as exc:
+        raise ImportError(f"memorynet serve needs its extra ({exc.name} is missing): "
+                          "pip install 'memorynet[serve]'") from None
+    if args.preset is None and args.model is None:
+        raise ValueError("give --model FILE to serve a saved model, or --preset NAME (and --dataset) to train one")
+    if args.preset is None:
+        model, meta = _load_model(args.model)
+    else:
+        _check_output(args.model, "--model")
+        args.dataset = args.dataset or {"mnist-best": "mnist", "cifar10-best": "cifar10"}.get(args.preset, "mnist")
+        dataset = _load(args)
+        model = presets.preset(args.preset, random_state=args.seed, pixel_max=dataset.pixel_max,
+                               verbose=not args.no_progress).fit(dataset.X_train, dataset.y_train)
+        model[-1].set_params(verbose=False)
+        meta = _model_metadata(dataset)
+        args.model = args.model or f"memorynet-{args.preset}.mnet"
+    live = serve.LiveModel(model, args.model, meta.get("class_names"), meta)
+    print(f"serving {args.model} ({type(model[-1]).__name__}, {model[-1].n_neurons_} neurons) on "
+          f"http://{args.host}:{args.port}/  (Ctrl+C stops)")
+    serve.run(live, args.host, args.port)
     return 0
 
 

@@ -12,8 +12,8 @@ import numpy as np  # noqa: E402
 
 from ._atomic import atomic_write  # noqa: E402
 
-__all__ = ["plot_sweep", "plot_fewshot", "plot_continual", "plot_energy", "memory_montage", "confusion_figure",
-           "nearest_neurons_figure"]
+__all__ = ["display_image", "plot_sweep", "plot_fewshot", "plot_continual", "plot_energy", "memory_montage",
+           "confusion_figure", "nearest_neurons_figure"]
 
 
 def _save(fig, path) -> Path:
@@ -23,7 +23,7 @@ def _save(fig, path) -> Path:
     return Path(path)
 
 
-def _image(memory: np.ndarray) -> np.ndarray:
+def display_image(memory: np.ndarray) -> np.ndarray:
     """(C, H, W) -> something imshow draws: gray (H, W) or RGB (H, W, 3) stretched to [0, 1]."""
     img = memory[0] if memory.shape[0] == 1 else np.moveaxis(memory[:3], 0, -1)
     low, high = float(img.min()), float(img.max())
@@ -114,7 +114,7 @@ def memory_montage(view: dict, classes, path, class_names=None, per_class: int =
         for col, ax in enumerate(axes[row]):
             ax.axis("off")
             if col < len(rows):
-                ax.imshow(_image(memories[rows[col]]), cmap="gray")
+                ax.imshow(display_image(memories[rows[col]]), cmap="gray")
                 ax.set_title(f"c={counters[rows[col]]}", fontsize=6)
         name = class_names[int(label)] if class_names is not None and np.issubdtype(type(label), np.integer) else label
         axes[row][0].text(-0.3, 0.5, str(name), transform=axes[row][0].transAxes, ha="right", va="center", fontsize=8)
@@ -149,10 +149,10 @@ def nearest_neurons_figure(view: dict, images: np.ndarray, path, distance: str =
     k = idx.shape[1]
     fig, axes = plt.subplots(len(images), k + 1, figsize=((k + 1) * 1.1, len(images) * 1.2), squeeze=False)
     for i, region in enumerate(regions):
-        axes[i][0].imshow(_image(region), cmap="gray")
+        axes[i][0].imshow(display_image(region), cmap="gray")
         axes[i][0].set_title("input", fontsize=7)
         for j in range(k):
-            axes[i][j + 1].imshow(_image(memories[idx[i, j]]), cmap="gray")
+            axes[i][j + 1].imshow(display_image(memories[idx[i, j]]), cmap="gray")
             axes[i][j + 1].set_title(f"{view['labels'][idx[i, j]]} d={distances[i, j]:.1f}", fontsize=6)
         for ax in axes[i]:
             ax.axis("off")

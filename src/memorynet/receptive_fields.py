@@ -110,6 +110,9 @@ class LocalReceptiveFieldClassifier(MemoryEstimator):
         width = self.image_shape_[0] * rows * cols
         return [NeuronBank(width, self.max_neurons) for _ in self.corners_]
 
+    def _bank_rows(self, images, position):
+        return self._patches(images, self.corners_[position])
+
     def _patches(self, images: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
         """The patch at ``corner`` of every image (n, C, H, W), as contiguous rows (n, C*h*w)."""
         (r, c), (rows, cols) = corner, self._patch_shape()
@@ -126,19 +129,14 @@ class LocalReceptiveFieldClassifier(MemoryEstimator):
 
     def _class_scores(self, X) -> np.ndarray:
         """(n, n_classes): summed nearest-neuron distances per class, or vote counts (negated, lower is better)."""
-        check_is_fitted(self)
-        rows = self._validate_X(X, reset=False)
-        images = rows.reshape(len(rows), *self.image_shape_)
-        n_classes = len(self.classes_)
-        total = np.zeros((len(images), n_classes))
+        if self.combine == "distance":
+            return self.class_distances(X)
+        images = self._images(X)
+        total = np.zeros((len(images), len(self.classes_)))
         for corner, bank, searcher in zip(self.corners_, self.banks_, self._searchers()):
-            patches = self._patches(images, corner)
-            if self.combine == "distance":
-                total += searcher.nearest_per_class(patches, n_classes)  # finite: every class holds a neuron
-            else:
-                _, idx = searcher.nearest(patches, self.n_neighbors)
-                total -= voting.tally_votes(bank.classes[idx][:, None, :], np.ones((len(idx), 1, idx.shape[1])),
-                                            n_classes)
+            _, idx = searcher.nearest(self._patches(images, corner), self.n_neighbors)
+            total -= voting.tally_votes(bank.classes[idx][:, None, :], np.ones((len(idx), 1, idx.shape[1])),
+                                        len(self.classes_))
         return total
 
     def predict(self, X) -> np.ndarray:

@@ -115,8 +115,10 @@ class OnePassRule:
     def _grow_mask(self, bank: NeuronBank, eligible: np.ndarray, classes: np.ndarray,
                    represented: np.ndarray) -> np.ndarray:
         """Which inputs of the batch become new neurons, in batch order, within the free slots."""
-        if self.class_budget == "balanced":
-            return _first_per_group(eligible, classes, self._class_room(bank))
+        if self.class_budget == "balanced":  # shares sum to the capacity, unless classes were added later
+            grow = _first_per_group(eligible, classes, self._class_room(bank))
+            grow[np.flatnonzero(grow)[bank.free:]] = False
+            return grow
         free = bank.free
         grow = np.zeros(len(classes), dtype=bool)
         if self.new_label_policy == "reserve":
