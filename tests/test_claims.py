@@ -22,13 +22,29 @@ def test_fewshot_files_and_the_one_nn_identity(quick_claims):
         if model.startswith("memorynet"):  # with room for every example the Memory Network is 1-NN
             assert acc == by[("1-NN (scikit-learn)", shots, seed)]
     assert (quick_claims / "fewshot.png").read_bytes()[:4] == b"\x89PNG"
+    assert {"streaming LDA (shrinkage chosen on validation)", "nearest class mean"} <= {r["model"] for r in rows}
 
 
-def test_continual_memorynet_forgets_less_than_the_mlp(quick_claims):
-    rows = json.loads((quick_claims / "continual.json").read_text())["rows"]
-    forgetting = {r["model"].split()[0]: r["forgetting"] for r in rows}
-    assert forgetting["memorynet"] < 0.1 < forgetting["MLP"]
-    assert all(len(r["matrix"]) == 5 for r in rows)
+def test_continual_reports_the_standard_metrics_for_every_learner(quick_claims):
+    from memorynet import continual
+
+    result = json.loads((quick_claims / "continual.json").read_text())
+    rows = {r["model"]: r for r in result["rows"]}
+    assert len(rows) == 8 and {"nearest class mean", "MLP fine-tuned (naive)", "MLP + replay, 500 images"} <= set(rows)
+    for r in rows.values():  # every metric is the one its matrix gives
+        R = np.array([[np.nan if v is None else v for v in row] for row in r["matrix"]])
+        assert R.shape == (5, 5) and np.isnan(R[np.triu_indices(5, 1)]).all()
+        assert r["average_accuracy"] == pytest.approx(continual.average_accuracy(R))
+        assert r["backward_transfer"] == pytest.approx(continual.backward_transfer(R))
+        assert r["forgetting"] == pytest.approx(continual.forgetting(R))
+    paper = rows["memorynet, paper model (2000 neurons, balanced)"]
+    naive = rows["MLP fine-tuned (naive)"]
+    assert paper["forgetting"] < 0.1 < 0.5 < naive["forgetting"]
+    assert paper["average_accuracy"] > naive["average_accuracy"] + 0.3
+    assert rows["memorynet, mnist-best preset (balanced)"]["average_accuracy"] > 0.9
+    text = (quick_claims / "continual.md").read_text()
+    measured, quoted = text.split("**Quoted from papers**")
+    assert "DER++" in quoted and "DER++" not in measured and "72.7" not in measured
 
 
 def test_energy_analytic_count_matches_the_instrumented_run(quick_claims):

@@ -1,5 +1,6 @@
-"""The paper's claims, measured: learning from few examples, class-incremental learning without forgetting,
-and the arithmetic cost of learning and inference, against a backpropagation-trained MLP and 1-NN.
+"""The paper's claims, measured: learning from few examples, class-incremental learning without forgetting
+(:mod:`memorynet.continual`), and the arithmetic cost of learning and inference, against a backpropagation-trained
+MLP, 1-NN and the one-pass peers of :mod:`memorynet.peers`.
 
 Each ``run_*`` function returns a JSON-ready dict; :func:`run_claim` writes ``<out>/<name>.json``, ``.md`` and
 ``.png`` and skips the work when a JSON with the same settings exists (delete it to rerun).
@@ -18,14 +19,15 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from tqdm.auto import tqdm
 
-from . import __version__, datasets
+from . import __version__, continual, datasets
 from ._atomic import atomic_write
 from .evaluation import machine_info
 from .model import MemoryNetworkClassifier
+from .peers import NearestClassMean, StreamingLDA
 from .preprocessing import scale_pixels
 from .searchers import CountingSearcher, NumpySearcher
 
-__all__ = ["CLAIMS", "run_fewshot", "run_continual", "run_energy", "run_claim"]
+__all__ = ["CLAIMS", "run_fewshot", "run_energy", "run_claim"]
 
 CLAIMS = ("fewshot", "continual", "energy")
 MLP_HIDDEN = 256  # one hidden layer, scikit-learn's Adam defaults otherwise
@@ -41,12 +43,10 @@ def _mlp(max_iter: int, seed: int) -> MLPClassifier:
     return MLPClassifier(hidden_layer_sizes=(MLP_HIDDEN,), max_iter=max_iter, random_state=seed)
 
 
-def _quiet_fit(model, *args, **kwargs):
+def _quiet_fit(model, *args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        if kwargs.pop("partial", False):
-            return model.partial_fit(*args, **kwargs)
-        return model.fit(*args, **kwargs)
+        return model.fit(*args)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -54,7 +54,10 @@ def _quiet_fit(model, *args, **kwargs):
 
 
 def run_fewshot(data_dir=None, quick: bool = False, progress: bool = True) -> dict:
-    """Accuracy on the full test set after k training examples per class, mean ± std over seeds."""
+    """Accuracy on the full test set after k training examples per class, mean ± std over seeds.
+
+    The examples are drawn from the training set less a held-out validation split of 10000 images, on which
+    streaming LDA's shrinkage is chosen for each draw."""
     names = ("mnist",) if quick else ("mnist", "cifar10")
     shots = (1, 10, 100) if quick else (1, 2, 5, 10, 20, 50, 100, 500)
     seeds = (0, 1) if quick else (0, 1, 2, 3, 4)
@@ -62,12 +65,17 @@ def run_fewshot(data_dir=None, quick: bool = False, progress: bool = True) -> di
     bar = tqdm(total=len(names) * len(shots) * len(seeds), desc="fewshot", unit="run", disable=not progress)
     for name in names:
         X, y, X_test, y_test = _flat(datasets.load(name, data_dir, progress=False))
+        held_out = np.random.default_rng(12345).permutation(len(y))
+        pool, validation = held_out[:-continual.VALIDATION], held_out[-continual.VALIDATION:]
         for k in shots:
             for seed in seeds:
                 rng = np.random.default_rng(seed)
-                picked = np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False) for c in np.unique(y)])
+                picked = np.concatenate([rng.choice(pool[y[pool] == c], k, replace=False) for c in np.unique(y)])
+                shrinkage, _ = continual.select_shrinkage(X[picked], y[picked], X[validation], y[validation])
                 models = {"memorynet (max_neurons=1000)": MemoryNetworkClassifier(1000, random_state=seed),
                           "1-NN (scikit-learn)": KNeighborsClassifier(1, algorithm="brute"),
+                          "streaming LDA (shrinkage chosen on validation)": StreamingLDA(shrinkage),
+                          "nearest class mean": NearestClassMean(),
                           "MLP, backprop to convergence": _mlp(500, seed)}
                 for label, model in models.items():
                     start = time.perf_counter()
@@ -78,45 +86,6 @@ def run_fewshot(data_dir=None, quick: bool = False, progress: bool = True) -> di
                 bar.update()
     bar.close()
     return {"rows": rows}
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Class-incremental learning
-
-
-def _tasks(y: np.ndarray) -> list[np.ndarray]:
-    classes = np.unique(y)
-    return [classes[i:i + 2] for i in range(0, len(classes), 2)]
-
-
-def run_continual(data_dir=None, quick: bool = False, progress: bool = True) -> dict:
-    """Five tasks of two classes, seen one after another, each in a single pass; accuracy on the classes seen
-    so far after every task. Memory Network: ``partial_fit`` with every class declared and
-    ``class_budget="balanced"`` (each class keeps its share of neurons); MLP: ``partial_fit``, one epoch per task."""
-    names = ("mnist",) if quick else ("mnist", "cifar10")
-    seeds = (0,) if quick else (0, 1, 2)
-    results = []
-    for name in names:
-        X, y, X_test, y_test = _flat(datasets.load(name, data_dir, progress=False))
-        tasks, classes = _tasks(y), np.unique(y)
-        for seed in tqdm(seeds, desc=f"continual {name}", disable=not progress):
-            rng = np.random.default_rng(seed)
-            learners = {"memorynet (balanced budget, 2000 neurons)":
-                        MemoryNetworkClassifier(2000, class_budget="balanced", random_state=seed),
-                        "MLP partial_fit (one epoch per task)": _mlp(1, seed)}
-            for label, model in learners.items():
-                matrix = []  # matrix[i][j]: accuracy on task j after learning task i
-                for task in tasks:
-                    rows = rng.permutation(np.flatnonzero(np.isin(y, task)))
-                    _quiet_fit(model, X[rows], y[rows], classes=classes, partial=True)
-                    matrix.append([float(model.score(X_test[np.isin(y_test, t)], y_test[np.isin(y_test, t)]))
-                                   for t in tasks])
-                seen = [float(np.mean([matrix[i][j] for j in range(i + 1)])) for i in range(len(tasks))]
-                forgetting = float(np.mean([max(matrix[i][j] for i in range(j, len(tasks))) - matrix[-1][j]
-                                            for j in range(len(tasks) - 1)]))
-                results.append({"dataset": name, "seed": seed, "model": label, "matrix": matrix,
-                                "accuracy_seen": seen, "average_accuracy": seen[-1], "forgetting": forgetting})
-    return {"rows": results}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -194,22 +163,6 @@ def _fewshot_md(result: dict) -> str:
     return "\n".join(lines) + "\n\nAccuracy (%) on the full test set, mean ± std over seeds.\n"
 
 
-def _continual_md(result: dict) -> str:
-    lines = ["| data | model | accuracy on seen classes after tasks 1..5 | final average | forgetting |",
-             "|---|---|---|---:|---:|"]
-    keys = dict.fromkeys((r["dataset"], r["model"]) for r in result["rows"])
-    for name, model in keys:
-        runs = [r for r in result["rows"] if (r["dataset"], r["model"]) == (name, model)]
-        seen = np.mean([r["accuracy_seen"] for r in runs], axis=0)
-        final = [r["average_accuracy"] for r in runs]
-        forget = [r["forgetting"] for r in runs]
-        lines.append(f"| {name} | {model} | {' → '.join(f'{100 * s:.1f}' for s in seen)} | "
-                     f"{100 * np.mean(final):.1f} ± {100 * np.std(final):.1f} % | "
-                     f"{100 * np.mean(forget):.1f} ± {100 * np.std(forget):.1f} points |")
-    return "\n".join(lines) + "\n\nForgetting: mean over the first four tasks of (best accuracy on the task) − " \
-                              "(final accuracy on it). Seeds: " + str(len({r['seed'] for r in result['rows']})) + ".\n"
-
-
 def _energy_md(result: dict) -> str:
     lines = ["| model | max_neurons | test accuracy | train MACs / sample (measured) | train MACs / sample "
              "(analytic) | epochs | total train MACs | predict MACs / image | predict bytes / image |",
@@ -229,7 +182,7 @@ def run_claim(name: str, out: str | Path, data_dir=None, quick: bool = False, pr
     from . import plots
 
     runners = {"fewshot": (run_fewshot, _fewshot_md, plots.plot_fewshot),
-               "continual": (run_continual, _continual_md, plots.plot_continual),
+               "continual": (continual.run_continual, continual.markdown, plots.plot_continual),
                "energy": (run_energy, _energy_md, plots.plot_energy)}
     if name not in runners:
         raise ValueError(f"unknown experiment {name!r}")

@@ -73,18 +73,27 @@ def plot_fewshot(result: dict, path) -> Path:
 
 
 def plot_continual(result: dict, path) -> Path:
-    """Accuracy on the classes seen so far after each task, per model and data set."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for key in dict.fromkeys((r["dataset"], r["model"]) for r in result["rows"]):
-        runs = [r for r in result["rows"] if (r["dataset"], r["model"]) == key]
-        seen = 100 * np.array([r["accuracy_seen"] for r in runs])
-        ax.errorbar(np.arange(1, seen.shape[1] + 1), seen.mean(0), yerr=seen.std(0), marker="o", capsize=3,
-                    label=f"{key[0]}: {key[1]}")
-    ax.set(xlabel="tasks learnt (2 classes each)", ylabel="accuracy on classes seen (%)",
-           title="class-incremental learning, single pass")
-    ax.set_xticks(range(1, 6))
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    """Per data set: accuracy on the classes seen so far after each task (left), and final accuracy against the
+    seconds spent learning (right, log axis), for every learner."""
+    names = list(dict.fromkeys(r["dataset"] for r in result["rows"]))
+    fig, axes = plt.subplots(len(names), 2, figsize=(13, 4.6 * len(names)), squeeze=False)
+    for (curves, cost), name in zip(axes, names):
+        for model in dict.fromkeys(r["model"] for r in result["rows"] if r["dataset"] == name):
+            runs = [r for r in result["rows"] if (r["dataset"], r["model"]) == (name, model)]
+            seen = 100 * np.array([r["accuracy_seen"] for r in runs])
+            line = curves.errorbar(np.arange(1, seen.shape[1] + 1), seen.mean(0), yerr=seen.std(0), marker="o",
+                                   capsize=3, label=model)
+            final = 100 * np.array([r["average_accuracy"] for r in runs])
+            seconds = np.median([r["train_seconds"] for r in runs])
+            cost.errorbar(seconds, final.mean(), yerr=final.std(), marker="o", capsize=3, color=line[0].get_color())
+            cost.annotate(model, (seconds, final.mean()), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        curves.set(xlabel="tasks learnt (2 classes each)", ylabel="accuracy on classes seen (%)",
+                   title=f"{name}: class-incremental, one pass", xticks=range(1, 6))
+        cost.set(xscale="log", xlabel="seconds to learn the 5 tasks", ylabel="final accuracy, all classes (%)",
+                 title=f"{name}: accuracy against training cost")
+        for ax in (curves, cost):
+            ax.grid(True, alpha=0.3)
+        curves.legend(fontsize=7)
     return _save(fig, path)
 
 

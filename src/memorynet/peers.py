@@ -1,0 +1,218 @@
+"""Baselines that users of streaming and continual learning already know, each learning in one pass with
+``partial_fit``: nearest class mean, streaming linear discriminant analysis, an MLP fine-tuned task after task
+(optionally with a replay buffer), and per-class online k-means.
+
+They exist to be measured beside the Memory Network in the same run (``memorynet reproduce --only continual``
+and ``--only fewshot``); they take flat rows (n, D).
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["NearestClassMean", "StreamingLDA", "ReplayMLP", "PerClassKMeans"]
+
+
+class _Streaming(ClassifierMixin, BaseEstimator):
+    """``fit`` = a fresh start, then the same step as ``partial_fit``; classes declared on the first call."""
+
+    _parameter_constraints: dict = {}
+
+    def fit(self, X, y):
+        for attribute in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, attribute)
+        return self.partial_fit(X, y, classes=np.unique(y))
+
+    def partial_fit(self, X, y, classes=None):
+        first = not hasattr(self, "classes_")
+        X, y = validate_data(self, X, y, reset=first, dtype=np.float64)
+        if first:
+            self._validate_params()
+            self.classes_ = np.unique(y if classes is None else classes)
+            self._start(X.shape[1])
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(f"labels {np.unique(y[unknown]).tolist()} were not declared on the first partial_fit "
+                             "call (classes=...)")
+        self._learn(X, np.searchsorted(self.classes_, y))
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+class NearestClassMean(_Streaming):
+    """Running mean of every class; predicts the class whose mean is nearest (L2). Classes not yet seen are never
+    predicted."""
+
+    def _start(self, n_features: int) -> None:
+        self.means_ = np.zeros((len(self.classes_), n_features))
+        self.counts_ = np.zeros(len(self.classes_), dtype=np.int64)
+
+    def _class_sums(self, X, idx) -> tuple[np.ndarray, np.ndarray]:
+        counts = np.bincount(idx, minlength=len(self.classes_))
+        return counts, np.eye(len(counts))[idx].T @ X
+
+    def _learn(self, X, idx) -> None:
+        counts, sums = self._class_sums(X, idx)
+        total = self.counts_ + counts
+        self.means_ = (self.means_ * self.counts_[:, None] + sums) / np.maximum(total, 1)[:, None]
+        self.counts_ = total
+
+    def decision_function(self, X) -> np.ndarray:
+        """Negative squared distance to each class mean (``-inf`` for classes not seen yet)."""
+        scores = 2 * X @ self.means_.T - (self.means_ ** 2).sum(axis=1)
+        scores[:, self.counts_ == 0] = -np.inf
+        return scores
+
+
+class StreamingLDA(NearestClassMean):
+    """Streaming linear discriminant analysis (Hayes & Kanan 2020): running class means and a running shared
+    within-class covariance, updated exactly chunk by chunk; predicts with the closed-form linear discriminant.
+
+    Parameters
+    ----------
+    shrinkage : float, default=1e-4
+        The covariance used is ``(1 - shrinkage) * S + shrinkage * I``.
+    """
+
+    _parameter_constraints: dict = {"shrinkage": [Interval(Real, 0, 1, closed="both")]}
+
+    def __init__(self, shrinkage: float = 1e-4):
+        self.shrinkage = shrinkage
+
+    def _start(self, n_features: int) -> None:
+        super()._start(n_features)
+        self.scatter_ = np.zeros((n_features, n_features))
+        self._solved = None
+
+    def _learn(self, X, idx) -> None:
+        counts, sums = self._class_sums(X, idx)
+        present = counts > 0
+        chunk_means = sums[present] / counts[present, None]
+        # pooled within-class scatter: the chunk's own, plus the shift between its class means and the old ones
+        scatter = X.T @ X - (chunk_means * counts[present, None]).T @ chunk_means
+        old = self.counts_[present]
+        shift = chunk_means - self.means_[present]
+        weight = old * counts[present] / (old + counts[present])
+        self.scatter_ += scatter + (shift * weight[:, None]).T @ shift
+        super()._learn(X, idx)
+        self._solved = None
+
+    def covariance(self) -> np.ndarray:
+        """The shrunk shared covariance."""
+        dim = self.scatter_.shape[0]
+        return (1 - self.shrinkage) * self.scatter_ / max(int(self.counts_.sum()), 1) + self.shrinkage * np.eye(dim)
+
+    def decision_function(self, X) -> np.ndarray:
+        """The linear discriminant of each class (``-inf`` for classes not seen yet)."""
+        if self._solved is None:
+            weights = np.linalg.solve(self.covariance(), self.means_.T)  # (D, C)
+            self._solved = (weights, -0.5 * np.einsum("cd,dc->c", self.means_, weights))
+        weights, bias = self._solved
+        scores = X @ weights + bias
+        scores[:, self.counts_ == 0] = -np.inf
+        return scores
+
+
+class ReplayMLP(_Streaming):
+    """A one-hidden-layer MLP trained by backpropagation on each chunk once (one epoch), in mini-batches; with
+    ``buffer_size > 0`` every mini-batch is joined by as many images drawn from a reservoir-sampled replay buffer
+    (experience replay), one gradient step per joined mini-batch (Adam, scikit-learn's defaults). ``buffer_size=0``
+    is plain fine-tuning ("naive")."""
+
+    _parameter_constraints: dict = {"buffer_size": [Interval(Integral, 0, None, closed="left")],
+                                    "hidden": [Interval(Integral, 1, None, closed="left")],
+                                    "batch_size": [Interval(Integral, 1, None, closed="left")],
+                                    "random_state": ["random_state"]}
+
+    def __init__(self, buffer_size: int = 0, hidden: int = 256, batch_size: int = 100, random_state=None):
+        self.buffer_size = buffer_size
+        self.hidden = hidden
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def _start(self, n_features: int) -> None:
+        self.mlp_ = MLPClassifier(hidden_layer_sizes=(self.hidden,), random_state=self.random_state)
+        self.buffer_X_ = np.empty((self.buffer_size, n_features))
+        self.buffer_y_ = np.empty(self.buffer_size, dtype=np.intp)
+        self.seen_ = 0
+        self._rng = np.random.default_rng(self.random_state)
+
+    def _learn(self, X, idx) -> None:
+        for start in range(0, len(X), self.batch_size):
+            xb, yb = X[start:start + self.batch_size], idx[start:start + self.batch_size]
+            held = min(self.seen_, self.buffer_size)
+            if held:
+                pick = self._rng.integers(0, held, len(xb))
+                xb, yb = np.concatenate([xb, self.buffer_X_[pick]]), np.concatenate([yb, self.buffer_y_[pick]])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                self.mlp_.partial_fit(xb, yb, classes=np.arange(len(self.classes_)))
+            self._reservoir(X[start:start + self.batch_size], idx[start:start + self.batch_size])
+
+    def _reservoir(self, X, idx) -> None:
+        for x, c in zip(X, idx):
+            slot = self.seen_ if self.seen_ < self.buffer_size else int(self._rng.integers(0, self.seen_ + 1))
+            if slot < self.buffer_size:
+                self.buffer_X_[slot], self.buffer_y_[slot] = x, c
+            self.seen_ += 1
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.mlp_.predict_proba(X)
+
+
+class PerClassKMeans(_Streaming):
+    """``n_prototypes`` per class learnt by scikit-learn's ``MiniBatchKMeans.partial_fit`` on each class's share of
+    every chunk (one pass); predicts the class of the nearest prototype. A class whose first chunk holds fewer
+    images than prototypes keeps them as prototypes until it has enough."""
+
+    _parameter_constraints: dict = {"n_prototypes": [Interval(Integral, 1, None, closed="left")],
+                                    "random_state": ["random_state"]}
+
+    def __init__(self, n_prototypes: int = 100, random_state=None):
+        self.n_prototypes = n_prototypes
+        self.random_state = random_state
+
+    def _start(self, n_features: int) -> None:
+        self.kmeans_ = [MiniBatchKMeans(self.n_prototypes, batch_size=1024, n_init=1, random_state=self.random_state)
+                        for _ in self.classes_]
+        self.waiting_ = [np.empty((0, n_features)) for _ in self.classes_]
+
+    def _learn(self, X, idx) -> None:
+        for c in np.unique(idx):
+            rows = X[idx == c]
+            if not hasattr(self.kmeans_[c], "cluster_centers_"):
+                rows = np.concatenate([self.waiting_[c], rows])
+                if len(rows) < self.n_prototypes:
+                    self.waiting_[c] = rows
+                    continue
+                self.waiting_[c] = rows[:0]
+            step = max(1024, self.n_prototypes)  # a first block always holds enough rows to start from
+            for start in range(0, len(rows), step):
+                self.kmeans_[c].partial_fit(rows[start:start + step])
+
+    def prototypes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(prototypes (m, D), class index of each)."""
+        blocks = [(k.cluster_centers_ if hasattr(k, "cluster_centers_") else w, c)
+                  for c, (k, w) in enumerate(zip(self.kmeans_, self.waiting_))]
+        return np.concatenate([b for b, _ in blocks]), np.concatenate([np.full(len(b), c) for b, c in blocks])
+
+    def decision_function(self, X) -> np.ndarray:
+        centres, owner = self.prototypes()
+        distances = (X ** 2).sum(1)[:, None] - 2 * X @ centres.T + (centres ** 2).sum(1)
+        scores = np.full((len(X), len(self.classes_)), -np.inf)
+        for c in np.unique(owner):
+            scores[:, c] = -distances[:, owner == c].min(axis=1)
+        return scores
