@@ -129,7 +129,7 @@ def _worker_rows(data_dir: str, quick: bool) -> list[dict]:
     return rows
 
 
-def _markdown(results: dict) -> str:
+def markdown(results: dict) -> str:
     lines = ["### Accuracy of merged models (test sets)", "",
              "| data | model | shards | shard budget | accuracy (mean ± std) | seeds |", "|---|---|---:|---|---:|---:|"]
     lines += [f"| {r['dataset']} | {r['model']} | {r['shards'] if r['shards'] > 1 else '1 (plain fit)'} | "
@@ -174,8 +174,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "distributed.json").write_text(json.dumps(results, indent=1))
-    (out / "distributed.md").write_text(_markdown(results))
-    print(_markdown(results))
+    (out / "distributed.md").write_text(markdown(results))
+    print(markdown(results))
 
 
 if __name__ == "__main__":

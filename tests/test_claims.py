@@ -7,8 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-from memorynet import claims
-
 
 @pytest.fixture(scope="module")
 def quick_claims(quick_results):
@@ -53,10 +51,6 @@ def test_energy_analytic_count_matches_the_instrumented_run(quick_claims):
         if r["model"] == "memorynet":
             assert r["train_macs_per_sample_measured"] == pytest.approx(r["train_macs_per_sample_analytic"], rel=0.05)
     assert "MACs" in (quick_claims / "energy.md").read_text()
-
-
-def test_tasks_are_pairs_of_classes():
-    assert [t.tolist() for t in claims._tasks(np.arange(10).repeat(3))] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
 
 
 @pytest.mark.parametrize("preset", ["paper", "mnist-best"])

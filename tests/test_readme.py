@@ -22,10 +22,19 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert readme_commands()[1] in ci
 
 
-def test_parameter_tables_are_generated_from_the_estimators(tmp_path):
-    from memorynet.params import estimator_tables, update_tables
+def test_the_readme_is_short_and_its_generated_table_is_current(tmp_path):
+    from memorynet import site
 
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 150
     copy = tmp_path / "README.md"
-    copy.write_text((ROOT / "README.md").read_text())
-    assert "<!-- params:LocalReceptiveFieldClassifier -->" in copy.read_text()
-    assert not update_tables(copy, estimator_tables()), "run: python -m memorynet.params README.md"
+    copy.write_text(text)
+    assert "<!-- generated:headline -->" in text
+    assert not site.update_stored(copy, ROOT / "docs" / "data"), "run: python -m memorynet.site README.md"
+
+
+def test_every_file_the_readme_links_to_exists():
+    import re
+
+    links = re.findall(r"\]\(([^)#]+)\)", (ROOT / "README.md").read_text())
+    assert links and all((ROOT / link).exists() for link in links if not link.startswith("http")), links

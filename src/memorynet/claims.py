@@ -27,7 +27,7 @@ from .peers import NearestClassMean, StreamingLDA
 from .preprocessing import scale_pixels
 from .searchers import CountingSearcher, NumpySearcher
 
-__all__ = ["CLAIMS", "run_fewshot", "run_energy", "run_claim"]
+__all__ = ["CLAIMS", "run_fewshot", "run_energy", "run_claim", "fewshot_markdown", "energy_markdown"]
 
 CLAIMS = ("fewshot", "continual", "energy")
 MLP_HIDDEN = 256  # one hidden layer, scikit-learn's Adam defaults otherwise
@@ -147,7 +147,7 @@ def run_energy(data_dir=None, quick: bool = False, progress: bool = True) -> dic
 # Reports
 
 
-def _fewshot_md(result: dict) -> str:
+def fewshot_markdown(result: dict) -> str:
     lines = ["| data | model | " + " | ".join(f"{k}/class" for k in sorted({r['shots'] for r in result['rows']}))
              + " |"]
     shots = sorted({r["shots"] for r in result["rows"]})
@@ -163,7 +163,7 @@ def _fewshot_md(result: dict) -> str:
     return "\n".join(lines) + "\n\nAccuracy (%) on the full test set, mean ± std over seeds.\n"
 
 
-def _energy_md(result: dict) -> str:
+def energy_markdown(result: dict) -> str:
     lines = ["| model | max_neurons | test accuracy | train MACs / sample (measured) | train MACs / sample "
              "(analytic) | epochs | total train MACs | predict MACs / image | predict bytes / image |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -181,9 +181,9 @@ def run_claim(name: str, out: str | Path, data_dir=None, quick: bool = False, pr
     """Run (or reuse) the named claim experiment and write its JSON, Markdown and PNG; return the paths."""
     from . import plots
 
-    runners = {"fewshot": (run_fewshot, _fewshot_md, plots.plot_fewshot),
+    runners = {"fewshot": (run_fewshot, fewshot_markdown, plots.plot_fewshot),
                "continual": (continual.run_continual, continual.markdown, plots.plot_continual),
-               "energy": (run_energy, _energy_md, plots.plot_energy)}
+               "energy": (run_energy, energy_markdown, plots.plot_energy)}
     if name not in runners:
         raise ValueError(f"unknown experiment {name!r}")
     run, to_md, to_png = runners[name]

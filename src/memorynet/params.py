@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
-from ._atomic import atomic_write
 from .model import MemoryNetworkClassifier
 from .receptive_fields import LocalReceptiveFieldClassifier
 
-__all__ = ["parameter_docs", "parameter_defaults", "markdown_table", "update_tables", "estimator_tables"]
+__all__ = ["parameter_docs", "parameter_defaults", "markdown_table", "estimator_tables"]
 
 _ENTRY = re.compile(r"^    ([\w, ]+?) :(.*)$")
 
@@ -56,30 +54,8 @@ def markdown_table(cls, fallback=None) -> str:
     return "\n".join(rows) + "\n"
 
 
-def update_tables(path: str, classes: dict) -> bool:
-    """Rewrite every ``<!-- params:NAME -->`` ... ``<!-- /params -->`` block of the Markdown file ``path`` with the
-    table of ``classes[NAME]`` (a class, or a (class, fallback) pair). Returns whether the file changed."""
-    text = Path(path).read_text()
-
-    def table(match: re.Match) -> str:
-        spec = classes[match.group(1)]
-        cls, fallback = spec if isinstance(spec, tuple) else (spec, None)
-        return f"<!-- params:{match.group(1)} -->\n{markdown_table(cls, fallback)}<!-- /params -->"
-
-    new = re.sub(r"<!-- params:(\w+) -->\n.*?<!-- /params -->", table, text, flags=re.S)
-    if new != text:
-        atomic_write(path, lambda fh: fh.write(new.encode()))
-    return new != text
-
-
 def estimator_tables() -> dict:
     """The tables the documentation carries: every public estimator (with the paper model as fallback)."""
     return {"MemoryNetworkClassifier": MemoryNetworkClassifier,
             "LocalReceptiveFieldClassifier": (LocalReceptiveFieldClassifier, MemoryNetworkClassifier)}
 
-
-if __name__ == "__main__":  # python -m memorynet.params README.md docs/...: regenerate the parameter tables
-    import sys
-
-    for name in sys.argv[1:]:
-        print(f"{name}: {'updated' if update_tables(name, estimator_tables()) else 'up to date'}")

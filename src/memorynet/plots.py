@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from ._atomic import atomic_write  # noqa: E402
 
 __all__ = ["display_image", "plot_sweep", "plot_fewshot", "plot_continual", "plot_energy", "memory_montage",
-           "confusion_figure", "nearest_neurons_figure"]
+           "confusion_figure", "nearest_neurons_figure", "explain_figure"]
 
 
 def _save(fig, path) -> Path:
@@ -166,3 +166,52 @@ def nearest_neurons_figure(view: dict, images: np.ndarray, path, distance: str =
         for ax in axes[i]:
             ax.axis("off")
     return _save(fig, path)
+
+
+def explain_figure(path) -> Path:
+    """The Memory Network in one figure, drawn from a real model (30 neurons learnt from scikit-learn's digits): the
+    bank, the same-label search of one training input, and the running-mean update of the neuron it reaches."""
+    from sklearn.datasets import load_digits
+
+    from .model import MemoryNetworkClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).reshape(-1, 1, 8, 8).astype(np.float32)
+    model = MemoryNetworkClassifier(30, class_budget="balanced", random_state=0).fit(X[:1000], y[:1000])
+    x, label = X[1500], y[1500]
+    own = np.flatnonzero(model.labels_ == label)
+    distances = ((model.memories_[own] - x) ** 2).sum(axis=(1, 2, 3))
+    winner = own[np.argmin(distances)]
+    before, count = model.memories_[winner].copy(), int(model.counters_[winner])
+    after = (count * before + x) / (count + 1)
+
+    fig = plt.figure(figsize=(12, 4.4))
+    grid = fig.add_gridspec(3, 17, wspace=0.25, hspace=0.45)
+    order = np.argsort(model.labels_, kind="stable")
+    for i, row in enumerate(order):  # the bank: 3 neurons per class, with label and counter
+        ax = fig.add_subplot(grid[i % 3, i // 3])
+        ax.imshow(display_image(model.memories_[row]), cmap="gray")
+        chosen = row in own
+        ax.set_title(f"{model.labels_[row]} · {model.counters_[row]}", fontsize=7,
+                     color="tab:red" if row == winner else ("black" if chosen else "0.6"))
+        for spine in ax.spines.values():
+            spine.set(edgecolor="tab:red" if row == winner else ("tab:blue" if chosen else "0.8"),
+                      linewidth=2.5 if chosen else 0.8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.text(0.30, 0.97, "the bank: each neuron holds a memory r, a label and a counter c (label · c)",
+             ha="center", fontsize=9)
+    panels = [(x, f"input x, label {label}\ncompared only with\nthe {label}s (blue)"),
+              (before, f"nearest {label}: r\n(c = {count}, red)"),
+              (after, f"r ← (c r + x) / (c + 1)\n(c = {count + 1})")]
+    for j, (image, title) in enumerate(panels):
+        ax = fig.add_subplot(grid[0:2, 11 + 2 * j:13 + 2 * j])
+        ax.imshow(display_image(image), cmap="gray")
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.text(0.79, 0.12, "one pass: while there is room, x becomes a new neuron;\nonce the memory is full, its "
+             "nearest same-label neuron\nmoves to the running mean (nothing else changes)", ha="center", fontsize=8)
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
+    plt.close(fig)
+    return Path(path)

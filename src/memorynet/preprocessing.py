@@ -100,15 +100,15 @@ def apply(name: str, X: np.ndarray, pixel_max: float) -> np.ndarray:
 class ImagePreprocessor(TransformerMixin, BaseEstimator):
     """A fixed preprocessing chain as a scikit-learn transformer: nothing is learnt, ``fit`` only validates.
 
+    It takes images (n, C, H, W), (n, H, W) (one channel) or flat rows (n, D) (a 1 x 1 x D image) and returns
+    float32 images (n, C', H, W), or rows (n, C' * D) for flat input.
+
     Parameters
     ----------
     chain : str, default="scale"
         Transforms joined by ``+`` (see :data:`TRANSFORMS`), applied left to right to raw intensities.
     pixel_max : float, default=255.0
         Largest raw intensity of the input images.
-
-    Input: images (n, C, H, W), (n, H, W) (one channel) or flat rows (n, D) (a 1 x 1 x D image);
-    output: float32 images (n, C', H, W), or rows (n, C' * D) for flat input.
     """
 
     _parameter_constraints: dict = {"chain": [str], "pixel_max": [Interval(Real, 0, None, closed="neither")]}

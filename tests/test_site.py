@@ -1,0 +1,97 @@
+"""The documentation site: a strict build, and result pages whose every number comes from a results file."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memorynet import params, site
+from memorynet.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS, DATA = ROOT / "docs", ROOT / "docs" / "data"
+RESULT_PAGES = sorted((DOCS / "results").glob("*.md")) + [DOCS / "benchmarks.md", DOCS / "cluster.md"]
+_NAMES = re.compile(r"CIFAR-10|1-NN|Figure 2|float32|float64|\b(?:19|20)\d\d\b|2409\.17282")  # names and citations
+_DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d+")
+_CONSTANTS = {"1.05", "1.5", "0.65"}  # speed targets, declared in the benchmark scripts
+
+
+_RNG = np.random.default_rng(0)
+
+
+def _perturbed(value, inside_config: bool = False, key: str = ""):
+    """The results file with every measured value changed (configurations and counts left as they are)."""
+    if isinstance(value, dict):
+        return {k: _perturbed(v, inside_config or k in ("config", "settings"), k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_perturbed(v, inside_config, key) for v in value]
+    if inside_config or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and key.endswith("bytes"):  # measured sizes
+        return 2 * value + 3
+    return value * _RNG.uniform(0.5, 0.9) + 0.0137 if isinstance(value, float) else value
+
+
+def test_the_site_builds_strictly_without_the_network(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    pages = {p.relative_to(tmp_path / "site").as_posix() for p in (tmp_path / "site").rglob("index.html")}
+    assert {"index.html", "explained/index.html", "api/index.html", "guide/cli/index.html",
+            "results/continual/index.html", "benchmarks/index.html", "serve/index.html"} <= pages
+    html = (tmp_path / "site" / "results" / "continual" / "index.html").read_text()
+    assert "streaming LDA" in html and "<!-- generated" not in html
+    assert "fonts.googleapis" not in (tmp_path / "site" / "index.html").read_text()
+    assert (tmp_path / "site" / "img" / "explained.png").exists()
+
+
+@pytest.mark.parametrize("page", RESULT_PAGES, ids=lambda p: p.name)
+def test_result_pages_type_no_number_and_every_measured_figure_follows_its_results_file(page, tmp_path):
+    source = page.read_text()
+    prose = _NAMES.sub("", re.sub(r"```.*?```|`[^`]*`|<!--.*?-->|\]\([^)]*\)", "", source, flags=re.S))
+    typed = re.findall(r".{0,30}\d.{0,30}", prose)
+    assert not typed, f"{page.name} types numbers by hand: {typed}"
+    verbatim = set()  # numbers the results files hold as they are printed (e.g. the configurations)
+    for path in DATA.glob("*.json"):  # the same results, every measured value changed
+        results = json.loads(path.read_text())
+        verbatim |= site.numbers_in(results)
+        (tmp_path / path.name).write_text(json.dumps(_perturbed(results)))
+    for marker in site.MARKER.finditer(source):
+        real = _DECIMAL.findall(site.generate(marker.group("what"), marker.group("arg"), DATA))
+        changed = _DECIMAL.findall(site.generate(marker.group("what"), marker.group("arg"), tmp_path))
+        assert real, f"{marker.group(0)} shows no measured figure"
+        fixed = {a for a, b in zip(real, changed) if a == b} if len(real) == len(changed) else set(real) & set(changed)
+        fixed = {a for a in fixed if float(a) != 0 and a not in verbatim}  # zero spread; configurations
+        # a figure that stays when every measurement changes was typed, not measured
+        assert not fixed - _CONSTANTS, f"{marker.group(0)}: {sorted(fixed - _CONSTANTS)[:20]}"
+
+
+def test_the_cli_reference_lists_every_command_and_option():
+    text = site.cli_reference()
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
+    for name, sub in commands.items():
+        assert f"## `memorynet {name}`" in text
+        for action in sub._actions:
+            for flag in action.option_strings:
+                assert flag in text or flag in ("-h", "--help")
+
+
+def test_parameter_tables_come_from_the_docstrings():
+    table = site.generate("params", "MemoryNetworkClassifier", DATA)
+    assert table == params.markdown_table(params.estimator_tables()["MemoryNetworkClassifier"])
+    assert "| `max_neurons` |" in table
+
+
+def test_a_missing_results_file_is_named_with_the_command_that_makes_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="memorynet reproduce --only ablation"):
+        site.render("<!-- generated:experiment ablation -->", tmp_path)
+    with pytest.raises(ValueError, match="unknown generated block"):
+        site.render("<!-- generated:nothing -->", tmp_path)
