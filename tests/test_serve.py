@@ -316,3 +316,16 @@ def test_the_serve_command_loads_a_model_and_refuses_no_model(paper, tmp_path, m
     assert (host, port) == ("127.0.0.1", 8123) and live.class_names == [str(d) for d in range(10)]
     assert cli.main(["serve"]) == 2
     assert "give --model FILE" in capsys.readouterr().err
+
+
+def test_the_serve_command_can_train_a_preset_first(tmp_path, monkeypatch):
+    from memorynet import cli, serve
+
+    served = []
+    monkeypatch.setattr(serve, "run", lambda live, host, port: served.append(live))
+    target = tmp_path / "digits.mnet"
+    assert cli.main(["serve", "--preset", "paper", "--dataset", "digits", "--model", str(target), "--no-progress"]) == 0
+    live = served[0]
+    assert live.path == target and not target.exists()  # nothing is written until Save
+    assert live.estimator.n_samples_seen_ > 0 and live.class_names == [str(d) for d in range(10)]
+    assert live.save()["file"] == "digits.mnet" and load_model(target)[1]["dataset"] == "digits"
