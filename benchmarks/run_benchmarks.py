@@ -154,6 +154,53 @@ def _training_products(task: dict) -> dict:
             "ratio": train_s / products_s, "gflop": flops / 1e9}
 
 
+def _preset_products(task: dict) -> dict:
+    """A preset's fit and prediction against its distance products alone, timed in one process.
+
+    The products: per position, prediction compares every test patch with every neuron, (n_test x D) @ (D x m);
+    training compares, after the memory fills, each batch's inputs of class c with the neurons of class c. With no
+    threshold every position grows the same rows, so every position's training products have the same shapes.
+    """
+    from memorynet import datasets
+    from memorynet.presets import preset
+
+    ds = datasets.load(task["dataset"], task["data_dir"], progress=False)
+    X, y = ds.X_train[:task["n_train"]], ds.y_train[:task["n_train"]]
+    X_test = ds.X_test[:task["n_test"]]
+    model = preset(task["preset"], random_state=0, pixel_max=ds.pixel_max, **task.get("overrides", {}))
+    fit_s, _ = _timed(lambda: model.fit(X, y))
+    predict_s, _ = _timed(lambda: model.predict(X_test), task["repeats"])
+    est = model[-1]
+    rng = np.random.default_rng(1)
+    width = est.banks_[0].n_features
+    sizes = [len(bank) for bank in est.banks_]
+    tests = rng.random((len(X_test), width), dtype=np.float32)
+    banks = {m: rng.random((m, width), dtype=np.float32) for m in set(sizes)}
+    order = np.random.default_rng(0).permutation(len(X))  # the order fit used (random_state=0)
+    per_class = np.bincount(est.banks_[0].classes)
+    shapes = []
+    for start in range(est.max_neurons, len(X), est.batch_size):
+        counts = np.bincount(y[order[start:start + est.batch_size]], minlength=len(per_class))
+        shapes += [(int(n), int(per_class[c])) for c, n in enumerate(counts) if n]
+    class_banks = {m: rng.random((m, width), dtype=np.float32) for m in set(m for _, m in shapes)}
+
+    def prediction_products():
+        for m in sizes:
+            tests @ banks[m].T
+
+    def training_products():
+        for _ in sizes:
+            for n, m in shapes:
+                tests[:n] @ class_banks[m].T
+
+    predict_bound, _ = _timed(prediction_products, task["repeats"])
+    fit_bound, _ = _timed(training_products, task["repeats"]) if shapes else (0.0, None)
+    return {"preset": task["preset"], "dataset": task["dataset"], "positions": len(sizes), "width": width,
+            "n_train": len(X), "n_test": len(X_test), "fit_seconds": fit_s, "predict_seconds": predict_s,
+            "fit_products_seconds": fit_bound, "predict_products_seconds": predict_bound,
+            "fit_ratio": fit_s / fit_bound if fit_bound else None, "predict_ratio": predict_s / predict_bound}
+
+
 def _float64_agreement(task: dict) -> dict:
     """Predictions of the float32 hot path against a float64 recomputation over the same bank."""
     from memorynet import MemoryNetworkClassifier
@@ -224,6 +271,9 @@ def run(data_dir: str, smoke: bool) -> dict:
             "sample_grid": (1000, 2000, 3000) if smoke else (15000, 30000, 60000),
             "fixed_neurons": 100 if smoke else 10000}
     results["scaling"] = _in_fresh_process(_scaling, dict(mnist, **grid))
+    small = {"overrides": {"max_neurons": 500}} if smoke else {}
+    results["presets"] = [_in_fresh_process(_preset_products, dict(mnist, preset="mnist-best", **small)),
+                          _in_fresh_process(_preset_products, dict(cifar, preset="cifar10-best", **small))]
     from memorynet import __version__
     from memorynet.evaluation import machine_info
 
@@ -246,7 +296,9 @@ def targets(results: dict) -> str:
                      ours["images_per_second"] / faiss["images_per_second"], 1.05, True),
              _target(f"training at {results['training']['max_neurons']} neurons vs its same-label products",
                      results["training"]["ratio"], 2.0, False),
-             "| receptive-field models vs their distance products | — | <= 1.5 / 2 | not measured by this suite |",
+             *[_target(f"{r['preset']} {what} vs its distance products", r[f"{what}_ratio"], bound, False)
+               for r in results.get("presets", []) for what, bound in (("predict", 1.5), ("fit", 2.0))
+               if r[f"{what}_ratio"] is not None],
              "| int8 search vs FAISS float32 | — | >= 1.5 | no int8 search path yet |",
              "| GPU | — | — | `bash benchmarks/gpu.sh --data-dir DIR` on a CUDA machine |"]
     return "\n".join(lines) + "\n"
@@ -300,6 +352,12 @@ def markdown(results: dict) -> str:
             if r["system"] == "memorynet" and r["dataset"] == "mnist" and not r.get("backend"))
         + f"; the data itself is {ours['data_mb']:.0f} MB.",
     ]
+    if results.get("presets"):
+        lines += ["", "| preset | data | positions | train / test images | fit s | its products s | predict s | "
+                  "its products s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['preset']} | {r['dataset']} | {r['positions']} | {r['n_train']} / {r['n_test']} | "
+                  f"{r['fit_seconds']:.2f} | {r['fit_products_seconds']:.2f} | {r['predict_seconds']:.2f} | "
+                  f"{r['predict_products_seconds']:.2f} |" for r in results["presets"]]
     return "\n".join(lines) + "\n"
 
 

@@ -23,4 +23,6 @@ def test_benchmark_smoke(data_dir, tmp_path):
     assert by[("mnist", "faiss-flat-l2", None)]["accuracy"] == by[("mnist", "memorynet", None)]["accuracy"]
     report = (tmp_path / "benchmarks.md").read_text()
     assert "BLAS limit" in report and "| target | ratio | target | result |" in report
-    assert report.count("| met |") + report.count("| missed |") == 2
+    assert report.count("| met |") + report.count("| missed |") == 6  # FAISS, training, two presets x two
+    assert {r["preset"] for r in results["presets"]} == {"mnist-best", "cifar10-best"}
+    assert all(r["predict_ratio"] > 0 and r["fit_ratio"] > 0 for r in results["presets"])
