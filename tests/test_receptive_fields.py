@@ -124,3 +124,18 @@ def test_huge_values_at_predict_time_are_refused_like_the_paper_model(digits):
     model = LocalReceptiveFieldClassifier(4, 4, 50, random_state=0).fit(digits.X_train / 16.0, digits.y_train)
     with pytest.raises(ValueError, match="would overflow"):
         model.predict(np.full((2, 1, 8, 8), 1e30))
+
+
+@pytest.mark.parametrize("combine", ["distance", "vote"])
+def test_positions_on_several_threads_give_the_same_model_and_scores(combine):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).reshape(-1, 1, 8, 8)
+    one = LocalReceptiveFieldClassifier(4, 2, 100, combine=combine, random_state=0).fit(X, y)
+    two = LocalReceptiveFieldClassifier(4, 2, 100, combine=combine, random_state=0, n_jobs=2).fit(X, y)
+    for a, b in zip(one.banks_, two.banks_):
+        np.testing.assert_array_equal(a.memories, b.memories)
+        np.testing.assert_array_equal(a.counters, b.counters)
+    np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+    np.testing.assert_array_equal(one.class_distances(X), two.class_distances(X))

@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from tqdm.auto import tqdm
 
 from . import kernels, persistence
 from .bank import NeuronBank
@@ -47,6 +48,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "patch_size": [Interval(Integral, 1, None, closed="left")],
     "stride": [Interval(Integral, 1, None, closed="left")],
     "combine": [StrOptions({"distance", "vote"})],
+    "n_jobs": [None, Integral],
 }
 
 
@@ -302,10 +304,18 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
         """(n, n_classes): the distance from each image to the nearest neuron of each class, summed over the banks
         (one bank: the paper's model; one per position: receptive fields). ``inf`` for a class without neurons."""
         images = self._images(X)
+        searchers = self._searchers()
+        parts = self._map_positions(
+            lambda p: searchers[p].nearest_per_class(self._bank_rows(images, p), len(self.classes_)))
         total = np.zeros((len(images), len(self.classes_)))
-        for position, searcher in enumerate(self._searchers()):
-            total += searcher.nearest_per_class(self._bank_rows(images, position), len(self.classes_))
+        for part in parts:  # summed in position order, however the parts were computed
+            total += part
         return total
+
+    def _map_positions(self, work, progress: bool = False) -> list:
+        """``work(position)`` for every bank, in order (subclasses with many banks may spread them over threads)."""
+        return [work(p) for p in tqdm(range(len(self.banks_)), desc="positions", disable=not progress,
+                                      leave=False)]
 
     def nearest_neurons(self, X, k: int = 1, position: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, rows)``, each (n, k): the ``k`` nearest neurons of bank ``position`` (default: the middle

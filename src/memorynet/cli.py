@@ -60,8 +60,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
             continue
         choices = re.findall(r'"(\w+)"', kind.split("}")[0]) if kind.startswith("{") else None
-        convert = int if isinstance(default, int) else float if isinstance(default, float) or default is None \
-            else str
+        convert = int if isinstance(default, int) or kind.startswith("int") else \
+            float if isinstance(default, float) or default is None else str
         group.add_argument(flag, type=convert, choices=choices, default=argparse.SUPPRESS,
                            help=f"{text} (unset: the preset's value)")
 

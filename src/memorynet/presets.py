@@ -1,8 +1,9 @@
 """Named, validated configurations: unfitted pipelines of a fixed preprocessing and a memory estimator.
 
-Every value was chosen on a validation split carved from the training set (``memorynet reproduce --only
-rf-validation`` and ``--only ablation``); see the README's "Beyond the paper" section. A preset takes raw images
-(intensities 0..``pixel_max``), and its fitted pipeline saves and loads as one model file.
+Every value that changes results was chosen on a validation split carved from the training set (``memorynet
+reproduce --only rf-validation`` and ``--only ablation``; see the documentation's "Beyond the paper" page);
+``n_jobs=-1`` only spreads the positions over every core. A preset takes raw images (intensities
+0..``pixel_max``), and its fitted pipeline saves and loads as one model file.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ __all__ = ["PRESETS", "preset"]
 PRESETS = {
     "paper": ("scale", MemoryNetworkClassifier, {"max_neurons": 10000}),
     "mnist-best": ("dog+standardize", LocalReceptiveFieldClassifier,
-                   {"patch_size": 14, "stride": 7, "max_neurons": 20000}),
+                   {"patch_size": 14, "stride": 7, "max_neurons": 20000, "n_jobs": -1}),
     "cifar10-best": ("opponent+standardize", LocalReceptiveFieldClassifier,
-                     {"patch_size": 8, "stride": 4, "max_neurons": 5000}),
+                     {"patch_size": 8, "stride": 4, "max_neurons": 5000, "n_jobs": -1}),
 }
 
 

@@ -9,8 +9,12 @@ from the patch to that position's nearest neuron of the class, and picks the cla
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import voting
@@ -51,6 +55,9 @@ class LocalReceptiveFieldClassifier(MemoryEstimator):
         Nearest neurons that vote at each position (``combine="vote"`` only).
     image_shape : tuple (C, H, W) or None, default=None
         Shape of one image; ``None`` infers it from 3-D/4-D input, else from square flat rows (1, H, H).
+    n_jobs : int or None, default=None
+        Threads that learn and search the positions at once, each with a one-thread BLAS (``None``: 1 unless in
+        a :func:`joblib.parallel_config` context; ``-1``: every core). The results do not depend on it.
 
     Attributes
     ----------
@@ -65,13 +72,13 @@ class LocalReceptiveFieldClassifier(MemoryEstimator):
     _parameter_constraints: dict = {key: PARAMETER_CONSTRAINTS[key] for key in (
         "patch_size", "stride", "max_neurons", "combine", "n_neighbors", "threshold", "distance", "p", "batch_size",
         "new_label_policy", "class_budget", "consolidate", "image_shape", "shuffle", "random_state", "search_backend",
-        "verbose")}
+        "n_jobs", "verbose")}
 
     def __init__(self, patch_size: int = 14, stride: int = 7, max_neurons: int = 2000, *, combine: str = "distance",
                  n_neighbors: int = 1, threshold: float | None = None, distance: str = "l2", p: float = 2.0,
                  batch_size: int = 1024, new_label_policy: str = "reserve", class_budget: str = "shared",
                  consolidate: bool = False, image_shape=None, shuffle: bool = True, random_state=None,
-                 search_backend: str = "numpy", verbose: bool = False):
+                 search_backend: str = "numpy", n_jobs: int | None = None, verbose: bool = False):
         self.patch_size = patch_size
         self.stride = stride
         self.max_neurons = max_neurons
@@ -88,6 +95,7 @@ class LocalReceptiveFieldClassifier(MemoryEstimator):
         self.shuffle = shuffle
         self.random_state = random_state
         self.search_backend = search_backend
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def _default_image_shape(self, n_features):
@@ -118,25 +126,39 @@ class LocalReceptiveFieldClassifier(MemoryEstimator):
         (r, c), (rows, cols) = corner, self._patch_shape()
         return np.ascontiguousarray(images[:, :, r:r + rows, c:c + cols]).reshape(len(images), -1)
 
+    def _map_positions(self, work, progress: bool = False) -> list:
+        """``work(position)`` for every position: on ``n_jobs`` threads, each with a one-thread BLAS (positions are
+        independent and NumPy releases the GIL in its kernels), or in order; results in position order."""
+        jobs = min(effective_n_jobs(self.n_jobs), len(self.banks_))
+        if jobs == 1:
+            return super()._map_positions(work, progress)
+        with threadpool_limits(1), ThreadPoolExecutor(jobs) as pool:
+            return list(tqdm(pool.map(work, range(len(self.banks_))), total=len(self.banks_), desc="positions",
+                             disable=not progress, leave=False))
+
     def _learn_rows(self, X, classes, order):
         images = X.reshape(len(X), *self.image_shape_)
         if order is not None:
             images, classes = images[order], classes[order]
-        rule = self._rule()
-        positions = zip(self.corners_, self.banks_, self._searchers())
-        for corner, bank, searcher in tqdm(list(positions), desc="positions", disable=not self.verbose, leave=False):
-            rule.learn(bank, searcher, self._patches(images, corner), classes, self.batch_size)
+        rule, corners, searchers = self._rule(), self.corners_, self._searchers()
+
+        def learn(p):
+            rule.learn(self.banks_[p], searchers[p], self._patches(images, corners[p]), classes, self.batch_size)
+        self._map_positions(learn, progress=bool(self.verbose))
 
     def _class_scores(self, X) -> np.ndarray:
         """(n, n_classes): summed nearest-neuron distances per class, or vote counts (negated, lower is better)."""
         if self.combine == "distance":
             return self.class_distances(X)
-        images = self._images(X)
+        images, searchers = self._images(X), self._searchers()
+
+        def votes(p):
+            _, idx = searchers[p].nearest(self._bank_rows(images, p), self.n_neighbors)
+            return voting.tally_votes(self.banks_[p].classes[idx][:, None, :], np.ones((len(idx), 1, idx.shape[1])),
+                                      len(self.classes_))
         total = np.zeros((len(images), len(self.classes_)))
-        for corner, bank, searcher in zip(self.corners_, self.banks_, self._searchers()):
-            _, idx = searcher.nearest(self._patches(images, corner), self.n_neighbors)
-            total -= voting.tally_votes(bank.classes[idx][:, None, :], np.ones((len(idx), 1, idx.shape[1])),
-                                        len(self.classes_))
+        for part in self._map_positions(votes):
+            total -= part
         return total
 
     def predict(self, X) -> np.ndarray:
