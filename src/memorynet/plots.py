@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from ._atomic import atomic_write  # noqa: E402
 
@@ -91,6 +92,7 @@ def plot_continual(result: dict, path) -> Path:
                    title=f"{name}: class-incremental, one pass", xticks=range(1, 6))
         cost.set(xscale="log", xlabel="seconds to learn the 5 tasks", ylabel="final accuracy, all classes (%)",
                  title=f"{name}: accuracy against training cost")
+        cost.xaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels overlap
         for ax in (curves, cost):
             ax.grid(True, alpha=0.3)
         curves.legend(fontsize=7)
