@@ -26,3 +26,14 @@ def test_benchmark_smoke(data_dir, tmp_path):
     assert report.count("| met |") + report.count("| missed |") == 6  # FAISS, training, two presets x two
     assert {r["preset"] for r in results["presets"]} == {"mnist-best", "cifar10-best"}
     assert all(r["predict_ratio"] > 0 and r["fit_ratio"] > 0 for r in results["presets"])
+
+
+def test_readout_probe_quick(data_dir, tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "readout_probe.py"), "--quick", "--data-dir",
+                          str(data_dir), "--out", str(tmp_path), "--chunk", "1024", "--warmup", "2048"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads((tmp_path / "readout_probe.json").read_text())
+    assert result["n_fit"] == 6000 and result["n_validation"] == 1000
+    assert 0.2 < result["validation_summed_distances"] < 1
+    assert all(0.2 < acc < 1 for acc in result["validation_lda_readout"].values())
