@@ -38,3 +38,27 @@ def test_every_file_the_readme_links_to_exists():
 
     links = re.findall(r"\]\(([^)#]+)\)", (ROOT / "README.md").read_text())
     assert links and all((ROOT / link).exists() for link in links if not link.startswith("http")), links
+
+
+def _blocks(language: str) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return [b.split("```", 1)[0] for b in text.split(f"```{language}\n")[1:]]
+
+
+def test_the_readme_python_example_runs(data_dir, monkeypatch, capsys):
+    code = _blocks("python")[0].replace('"../shared/data"', repr(str(data_dir)))
+    exec(compile(code, "README.md", "exec"), {})
+    assert float(capsys.readouterr().out.strip()) > 0.95
+
+
+def test_the_readme_commands_parse_with_the_cli():
+    import shlex
+
+    from memorynet.cli import build_parser
+
+    parser = build_parser()
+    lines = [line.split("#")[0].strip() for line in _blocks("bash")[1].splitlines()]
+    for line in filter(None, lines):
+        command = line.split("&&")[-1].strip()
+        assert command.startswith("memorynet ")
+        parser.parse_args(shlex.split(command)[1:])  # exits (SystemExit) on an unknown option
