@@ -18,8 +18,8 @@ from scipy.spatial.distance import cdist
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
-__all__ = ["METRICS", "pairwise_distances", "nearest_neurons", "nearest_same_label", "nearest_per_class",
-           "scatter_mean_update", "closest_disjoint_pairs", "row_sq_norms", "unit_rows"]
+__all__ = ["METRICS", "pairwise_distances", "nearest_neurons", "nearest_one_l2", "nearest_same_label",
+           "nearest_per_class", "scatter_mean_update", "closest_disjoint_pairs", "row_sq_norms", "unit_rows"]
 
 METRICS = ("l2", "l1", "cosine", "lp")
 
@@ -72,9 +72,10 @@ def _l2_scores(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray) -> np.ndarray:
 _TILE_QUERIES, _TILE_NEURONS = 2048, 8192  # a 64 MiB score tile: big enough for BLAS, small enough to stay hot
 
 
-def _nearest_one_l2(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest row of ``M`` (squared L2) for each row of ``X``, tile by tile over queries *and* neurons, keeping
-    a running best, so the pass after each BLAS product runs on a cache-sized tile. Ties go to the lower index."""
+def nearest_one_l2(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest row of ``M`` (squared L2, ``m_norms`` its rows' squared norms) for each row of ``X``, as (n, 1)
+    distances and indices; tile by tile over queries *and* neurons, keeping a running best, so the pass after
+    each BLAS product runs on a cache-sized tile. Ties go to the lower index."""
     n = len(X)
     best = np.full(n, np.inf, dtype=np.float32)
     index = np.zeros(n, dtype=np.intp)
@@ -101,7 +102,7 @@ def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2"
     n, m = len(X), len(M)
     k = min(k, m)
     if metric == "l2" and k == 1 and m:
-        return _nearest_one_l2(X, M, row_sq_norms(M))
+        return nearest_one_l2(X, M, row_sq_norms(M))
     distances = np.empty((n, k), dtype=np.float32)
     indices = np.empty((n, k), dtype=np.intp)
     m_norms = row_sq_norms(M) if metric == "l2" else None

@@ -3,7 +3,8 @@
 A searcher is attached to a bank (:meth:`Searcher.attach`) and is told of every row the bank appends or changes,
 so engines with state of their own stay up to date incrementally instead of being rebuilt per call:
 
-- ``"numpy"`` (:class:`NumpySearcher`): the BLAS kernels of :mod:`memorynet.kernels`; nothing to keep.
+- ``"numpy"`` (:class:`NumpySearcher`): the BLAS kernels of :mod:`memorynet.kernels`, with every class's neurons
+  kept as a contiguous block for training's same-label searches.
 - ``"faiss"`` (:class:`FaissSearcher`): one exact FAISS index per class that lives across batches (rows appended
   with ``add``, changed rows overwritten in place), plus a whole-bank index built once for prediction;
   ``pip install 'memorynet[faiss]'``.
@@ -70,15 +71,92 @@ class Searcher:
         raise NotImplementedError
 
 
+class _Block:
+    """One class's neurons as a contiguous block (and their squared norms), in bank-row order; grows by doubling."""
+
+    def __init__(self, n_features: int):
+        self.rows = np.empty(0, dtype=np.intp)
+        self._memories = np.empty((0, n_features), dtype=np.float32)
+        self._norms = np.empty(0, dtype=np.float32)
+
+    @property
+    def memories(self) -> np.ndarray:
+        return self._memories[: len(self.rows)]
+
+    @property
+    def norms(self) -> np.ndarray:
+        return self._norms[: len(self.rows)]
+
+    def append(self, rows: np.ndarray, memories: np.ndarray) -> None:
+        n0, n1 = len(self.rows), len(self.rows) + len(rows)
+        if n1 > len(self._memories):
+            size = max(n1, 2 * len(self._memories))
+            self._memories = np.concatenate([self._memories[:n0], np.empty((size - n0, memories.shape[1]),
+                                                                            np.float32)])
+            self._norms = np.concatenate([self._norms[:n0], np.empty(size - n0, np.float32)])
+        self._memories[n0:n1], self._norms[n0:n1] = memories, kernels.row_sq_norms(memories)
+        self.rows = np.concatenate([self.rows, rows])
+
+    def overwrite(self, slots: np.ndarray, memories: np.ndarray) -> None:
+        self._memories[slots], self._norms[slots] = memories, kernels.row_sq_norms(memories)
+
+
 class NumpySearcher(Searcher):
-    """Brute-force search with the BLAS kernels: no state beyond the bank itself."""
+    """Brute-force search with the BLAS kernels. For training's same-label searches it keeps every class's
+    neurons as one contiguous block with their norms, updated row by row from the bank's changes, so a batch
+    does not gather and measure them again."""
+
+    def __init__(self, metric: str = "l2", p: float = 2.0):
+        super().__init__(metric, p)
+        self._blocks: dict[int, _Block] = {}
+        self._slot = np.empty(0, dtype=np.intp)  # bank row -> position in its class's block
+        self._indexed_class = np.empty(0, dtype=np.intp)  # bank row -> class it was stored under
+
+    def _rebuild_class(self, c: int) -> None:
+        rows = np.flatnonzero(self.bank.classes == c)
+        self._blocks[c] = _Block(self.bank.n_features)
+        self._blocks[c].append(rows, self.bank.memories[rows])
+        self._slot[rows] = np.arange(len(rows))
+        self._indexed_class[rows] = c
+
+    def rows_changed(self, rows):
+        known, classes = len(self._slot), self.bank.classes
+        old, new = rows[rows < known], rows[rows >= known]
+        same = classes[old] == self._indexed_class[old]
+        moved, kept = old[~same], old[same]
+        for c in np.unique(classes[kept]):  # changed memories: overwritten inside their block
+            rows_c = kept[classes[kept] == c]
+            self._blocks[int(c)].overwrite(self._slot[rows_c], self.bank.memories[rows_c])
+        if len(new):  # appended rows (always after every known row): appended to their blocks, in order
+            self._slot = np.resize(self._slot, new.max() + 1)
+            self._indexed_class = np.resize(self._indexed_class, new.max() + 1)
+            for c in np.unique(classes[new]):
+                rows_c = new[classes[new] == c]
+                block = self._blocks.setdefault(int(c), _Block(self.bank.n_features))
+                self._slot[rows_c] = len(block.rows) + np.arange(len(rows_c))
+                self._indexed_class[rows_c] = c
+                block.append(rows_c, self.bank.memories[rows_c])
+        for c in np.unique(np.concatenate([classes[moved], self._indexed_class[moved]])):
+            self._rebuild_class(int(c))
 
     def nearest(self, X, k=1, features=None):
         M = self.bank.memories if features is None else self.bank.memories[:, features]
         return kernels.nearest_neurons(X, M, k, self.metric, p=self.p)
 
     def nearest_same_label(self, X, x_classes):
-        return kernels.nearest_same_label(X, x_classes, self.bank.memories, self.bank.classes, self.metric, p=self.p)
+        distances = np.full(len(X), np.inf, dtype=np.float32)
+        rows_out = np.full(len(X), -1, dtype=np.intp)
+        for c in np.unique(x_classes):
+            block = self._blocks.get(int(c))
+            if block is None or not len(block.rows):
+                continue
+            picked = np.flatnonzero(x_classes == c)
+            if self.metric == "l2":
+                d, j = kernels.nearest_one_l2(X[picked], block.memories, block.norms)
+            else:
+                d, j = kernels.nearest_neurons(X[picked], block.memories, 1, self.metric, p=self.p)
+            distances[picked], rows_out[picked] = d[:, 0], block.rows[j[:, 0]]
+        return distances, rows_out
 
     def nearest_per_class(self, X, n_classes):
         return kernels.nearest_per_class(X, self.bank.memories, self.bank.classes, n_classes, self.metric, p=self.p)
