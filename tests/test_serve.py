@@ -260,7 +260,10 @@ def test_the_page_its_scripts_and_the_openapi_description_are_served(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/model", "/api/memory", "/api/predict", "/api/teach", "/api/undo", "/api/save",
             "/api/download"} <= set(paths)
-    assert client.get("/static/../live.py").status_code == 404
+    for path in ("/static/../live.py", "/static/images.py", "/nothing"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json() == {"error": "Not Found"}
+    assert client.get("/api/teach").status_code == 405 and "error" in client.get("/api/teach").json()
 
 
 def test_receptive_field_models_show_each_position_and_learn_at_every_one(digits, tmp_path):

@@ -12,9 +12,9 @@ from importlib.resources import files
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .images import image_from_request
 from .live import LiveModel
@@ -84,6 +84,10 @@ def create_app(live: LiveModel, max_body_bytes: int = MAX_BODY_BYTES):
     async def bad_value(request: Request, exc: ValueError):
         return JSONResponse({"error": str(exc)}, status_code=400)
 
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
     @api.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
         first = exc.errors()[0]
@@ -125,9 +129,14 @@ def create_app(live: LiveModel, max_body_bytes: int = MAX_BODY_BYTES):
         return Response(live.model_bytes(), media_type="application/octet-stream",
                         headers={"Content-Disposition": f'attachment; filename="{live.path.name}"'})
 
-    @api.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(str(STATIC / "index.html"))
-
-    api.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    for route, name, media in (("/", "index.html", "text/html"), ("/static/app.js", "app.js", "text/javascript"),
+                               ("/static/style.css", "style.css", "text/css")):
+        # fixed files by fixed names: no part of a request's path is ever used to open a file
+        api.add_api_route(route, _file(STATIC / name, media), methods=["GET"], include_in_schema=False)
     return _limit_body(api, max_body_bytes)
+
+
+def _file(path, media_type: str):
+    def send() -> Response:
+        return Response(path.read_bytes(), media_type=media_type)
+    return send
