@@ -103,14 +103,23 @@ class _Block:
 
 class NumpySearcher(Searcher):
     """Brute-force search with the BLAS kernels. For training's same-label searches it keeps every class's
-    neurons as one contiguous block with their norms, updated row by row from the bank's changes, so a batch
-    does not gather and measure them again."""
+    neurons as one contiguous block with their norms, made at the first such search and then updated row by row
+    from the bank's changes, so a batch does not gather and measure them again."""
 
     def __init__(self, metric: str = "l2", p: float = 2.0):
         super().__init__(metric, p)
-        self._blocks: dict[int, _Block] = {}
+        self._blocks: dict[int, _Block] | None = None  # made on the first same-label search (growth needs none)
         self._slot = np.empty(0, dtype=np.intp)  # bank row -> position in its class's block
         self._indexed_class = np.empty(0, dtype=np.intp)  # bank row -> class it was stored under
+
+    def _class_blocks(self) -> dict[int, _Block]:
+        if self._blocks is None:
+            self._blocks = {}
+            self._slot = np.empty(len(self.bank), dtype=np.intp)
+            self._indexed_class = np.empty(len(self.bank), dtype=np.intp)
+            for c in np.unique(self.bank.classes):
+                self._rebuild_class(int(c))
+        return self._blocks
 
     def _rebuild_class(self, c: int) -> None:
         rows = np.flatnonzero(self.bank.classes == c)
@@ -120,6 +129,8 @@ class NumpySearcher(Searcher):
         self._indexed_class[rows] = c
 
     def rows_changed(self, rows):
+        if self._blocks is None:
+            return
         known, classes = len(self._slot), self.bank.classes
         old, new = rows[rows < known], rows[rows >= known]
         same = classes[old] == self._indexed_class[old]
@@ -146,8 +157,9 @@ class NumpySearcher(Searcher):
     def nearest_same_label(self, X, x_classes):
         distances = np.full(len(X), np.inf, dtype=np.float32)
         rows_out = np.full(len(X), -1, dtype=np.intp)
+        blocks = self._class_blocks()
         for c in np.unique(x_classes):
-            block = self._blocks.get(int(c))
+            block = blocks.get(int(c))
             if block is None or not len(block.rows):
                 continue
             picked = np.flatnonzero(x_classes == c)
