@@ -157,6 +157,8 @@ class NumpySearcher(Searcher):
     def nearest_same_label(self, X, x_classes):
         distances = np.full(len(X), np.inf, dtype=np.float32)
         rows_out = np.full(len(X), -1, dtype=np.intp)
+        if not len(X):
+            return distances, rows_out
         blocks = self._class_blocks()
         for c in np.unique(x_classes):
             block = blocks.get(int(c))
