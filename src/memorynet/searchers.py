@@ -129,6 +129,8 @@ class NumpySearcher(Searcher):
         self._indexed_class[rows] = c
 
     def rows_changed(self, rows):
+        if self._blocks is not None and 2 * len(rows) > len(self.bank):
+            self._blocks = None  # most of a small bank changed: one rebuild at the next search is cheaper
         if self._blocks is None:
             return
         known, classes = len(self._slot), self.bank.classes
