@@ -56,6 +56,31 @@ def test_searchers_follow_appends_updates_and_merges(backend, metric):
     _same(other.nearest_same_label(X, x_classes), reference.nearest_same_label(X, x_classes))
 
 
+@pytest.mark.parametrize("metric", METRICS)
+def test_numpy_class_blocks_follow_every_change_of_the_bank(metric, monkeypatch):
+    from memorynet import kernels, searchers
+
+    monkeypatch.setattr(searchers, "_BLOCKS_FROM", 0)  # the blocks otherwise start at a few thousand neurons
+    rng = np.random.default_rng(3)
+    bank = _bank(rng, n=30)
+    searcher = NumpySearcher(metric, 3.0).attach(bank)
+    X, x_classes = rng.random((40, 20), dtype=np.float32), np.arange(40) % 5  # class 4 has no neuron
+
+    def check():
+        expected = kernels.nearest_same_label(X, x_classes, bank.memories, bank.classes, metric, p=3.0)
+        np.testing.assert_array_equal(searcher.nearest_same_label(X, x_classes)[1], expected[1])
+        np.testing.assert_array_equal(searcher.nearest_same_label(X, x_classes)[0], expected[0])
+    check()  # builds the blocks
+    bank.append(rng.random((25, 20), dtype=np.float32), np.arange(25) % 5)  # class 4 appears
+    check()
+    bank.update_rows(np.array([0, 7, 40]), rng.random((3, 20), dtype=np.float32), np.array([3, 2, 5]))
+    bank.merge_rows(np.array([1]), np.array([5]))
+    bank.replace_rows(np.array([5]), rng.random((1, 20), dtype=np.float32), np.array([2]))  # class 1 -> 2
+    check()
+    bank.relabel(np.array([4, 3, 2, 1, 0]))
+    check()
+
+
 def test_counting_searcher_counts_the_multiply_adds_it_asks_for():
     rng = np.random.default_rng(2)
     bank = _bank(rng, n=12, width=5, n_classes=3)  # 4 neurons per class

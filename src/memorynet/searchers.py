@@ -71,6 +71,9 @@ class Searcher:
         raise NotImplementedError
 
 
+_BLOCKS_FROM = 4096  # banks from this many neurons keep per-class blocks (measured: smaller ones gain nothing)
+
+
 class _Block:
     """One class's neurons as a contiguous block (and their squared norms), in bank-row order; grows by doubling."""
 
@@ -104,7 +107,8 @@ class _Block:
 class NumpySearcher(Searcher):
     """Brute-force search with the BLAS kernels. For training's same-label searches it keeps every class's
     neurons as one contiguous block with their norms, made at the first such search and then updated row by row
-    from the bank's changes, so a batch does not gather and measure them again."""
+    from the bank's changes, so a batch does not gather and measure them again (banks of at least
+    ``_BLOCKS_FROM`` neurons; smaller ones are gathered per batch)."""
 
     def __init__(self, metric: str = "l2", p: float = 2.0):
         super().__init__(metric, p)
@@ -129,8 +133,6 @@ class NumpySearcher(Searcher):
         self._indexed_class[rows] = c
 
     def rows_changed(self, rows):
-        if self._blocks is not None and 2 * len(rows) > len(self.bank):
-            self._blocks = None  # most of a small bank changed: one rebuild at the next search is cheaper
         if self._blocks is None:
             return
         known, classes = len(self._slot), self.bank.classes
@@ -159,6 +161,9 @@ class NumpySearcher(Searcher):
     def nearest_same_label(self, X, x_classes):
         distances = np.full(len(X), np.inf, dtype=np.float32)
         rows_out = np.full(len(X), -1, dtype=np.intp)
+        if len(self.bank) < _BLOCKS_FROM:  # a small bank: gathering per batch is cheaper than keeping blocks
+            return kernels.nearest_same_label(X, x_classes, self.bank.memories, self.bank.classes, self.metric,
+                                              p=self.p)
         if not len(X):
             return distances, rows_out
         blocks = self._class_blocks()
