@@ -70,6 +70,7 @@ def _l2_scores(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray) -> np.ndarray:
 
 
 _TILE_QUERIES, _TILE_NEURONS = 2048, 8192  # a 64 MiB score tile: big enough for BLAS, small enough to stay hot
+_TILE_BYTES = 16 << 20  # per-class minima: a score tile of this size, rows of all the neurons
 
 
 def nearest_one_l2(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -180,6 +181,17 @@ def nearest_per_class(X: np.ndarray, M: np.ndarray, m_classes: np.ndarray, n_cla
     order = np.argsort(m_classes, kind="stable")
     present, starts = np.unique(m_classes[order], return_index=True)
     M_sorted = M[order]
+    if metric == "l2" and len(M):
+        # |m|^2 - 2 x.m per class minimum, tile by tile (the tile stays in cache); |x|^2 and the clamp at zero are
+        # added to the (n, classes) minima afterwards: both are monotonic, so the minima are the same numbers.
+        m_norms = row_sq_norms(M_sorted)
+        tile = max(256, _TILE_BYTES // (4 * len(M)))
+        for q0 in range(0, len(X), tile):
+            rows = slice(q0, q0 + tile)
+            minima = np.minimum.reduceat(_l2_scores(X[rows], M_sorted, m_norms), starts, axis=1)
+            minima += row_sq_norms(X[rows])[:, None]
+            out[rows, present] = np.maximum(minima, 0.0, out=minima)
+        return out
     for rows in _blocks(len(X), len(M)):
         D = pairwise_distances(X[rows], M_sorted, metric, p=p)
         block = out[rows]  # a view: rows is a slice
