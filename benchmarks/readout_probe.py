@@ -59,7 +59,6 @@ def run(data_dir: str, quick: bool, chunk: int, warmup: int) -> dict:
     by_shrinkage = {}
     for shrinkage in SHRINKAGES:
         readout.set_params(shrinkage=shrinkage)
-        readout._solved = None
         by_shrinkage[shrinkage] = float(np.mean(readout.predict(features) == y_val))
     return {"quick": quick, "n_fit": len(X), "n_validation": len(X_val), "chunk": chunk, "warmup": warmup,
             "fit_seconds": fit_seconds, "validation_summed_distances": summed,

@@ -165,11 +165,9 @@ def test_teaching_a_known_class_moves_or_grows_one_neuron(client, paper, digits)
     assert client.get("/api/model").json()["can_undo"]
 
 
-def test_a_new_class_from_five_examples_is_predicted_and_undo_restores_the_model(client, paper, digits):
-    est = paper.estimator
-    before = {k: v.copy() for k, v in est.banks_[0].to_arrays().items()}
-    nines = np.flatnonzero(digits.y_test == 9)[:6]
-    for i in nines[:5]:
+def test_a_new_class_from_five_examples_is_predicted_and_undo_is_one_level(client, digits):
+    nines = np.flatnonzero(digits.y_test == 9)[:5]
+    for i in nines:
         lesson = client.post("/api/teach", json={"pixels": _pixels(digits, i), "label": "nine"}).json()
         assert lesson["class"]["name"] == "nine" and lesson["neuron"]["grew"]  # below its share: it grows
     info = client.get("/api/model").json()
@@ -177,14 +175,10 @@ def test_a_new_class_from_five_examples_is_predicted_and_undo_restores_the_model
     assert info["neurons"] == 300 and info["lessons"] == 5  # the budget holds: room came from merges
     assert client.post("/api/predict", json={"pixels": _pixels(digits, nines[0])}).json()["prediction"]["name"] \
         == "nine"
-    client.post("/api/undo")
+    assert client.post("/api/undo").status_code == 200
     assert client.get("/api/model").json()["classes"][-1]["neurons"] == 4
-    for _ in range(4):  # one level of undo: undo the rest by teaching them away is not possible, so check refusal
-        response = client.post("/api/undo")
-        if response.status_code != 200:
-            break
+    response = client.post("/api/undo")  # one level: the lesson before is kept
     assert response.status_code == 400 and "no lesson to undo" in response.json()["error"]
-    assert len(before["memories"]) == 300
 
 
 def test_undo_puts_back_every_array_and_class_name(paper, digits):

@@ -90,7 +90,6 @@ def select_shrinkage(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.
     scores = {}
     for shrinkage in grid:
         model.set_params(shrinkage=shrinkage)
-        model._solved = None
         scores[shrinkage] = float(np.mean(model.predict(X_val) == y_val))
     return max(scores, key=scores.get), scores
 

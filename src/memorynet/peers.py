@@ -117,10 +117,10 @@ class StreamingLDA(NearestClassMean):
 
     def decision_function(self, X) -> np.ndarray:
         """The linear discriminant of each class (``-inf`` for classes not seen yet)."""
-        if self._solved is None:
+        if self._solved is None or self._solved[0] != self.shrinkage:  # new data or another shrinkage
             weights = np.linalg.solve(self.covariance(), self.means_.T)  # (D, C)
-            self._solved = (weights, -0.5 * np.einsum("cd,dc->c", self.means_, weights))
-        weights, bias = self._solved
+            self._solved = (self.shrinkage, weights, -0.5 * np.einsum("cd,dc->c", self.means_, weights))
+        _, weights, bias = self._solved
         scores = X @ weights + bias
         scores[:, self.counts_ == 0] = -np.inf
         return scores
