@@ -37,3 +37,19 @@ def test_readout_probe_quick(data_dir, tmp_path):
     assert result["n_fit"] == 6000 and result["n_validation"] == 1000
     assert 0.2 < result["validation_summed_distances"] < 1
     assert all(0.2 < acc < 1 for acc in result["validation_lda_readout"].values())
+
+
+def test_gpu_table_smoke(data_dir, tmp_path):
+    """The GPU table's script runs end to end (torch on the CPU here) and its table is the site's."""
+    import pytest
+
+    pytest.importorskip("torch")  # .ci/run installs the CPU build (torch==2.13.0)
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_table.py"), "--smoke", "--data-dir",
+                          str(data_dir), "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    results = json.loads((tmp_path / "gpu.json").read_text())
+    assert results["smoke"] and len(results["rows"]) == 2
+    for row in results["rows"]:  # same model on both searchers: same accuracy up to near-ties of float32 rounding
+        assert row["same_predictions"] >= 0.99 and abs(row["cpu_accuracy"] - row["gpu_accuracy"]) <= 0.01
+        assert row["cpu_accuracy"] > 0.8 and min(row["cpu_fit_s"], row["gpu_predict_s"]) > 0
+    assert "| mnist | mnist-best preset |" in out.stdout

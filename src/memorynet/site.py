@@ -2,7 +2,7 @@
 
 A page carries markers ``<!-- generated:WHAT ARG -->``; :func:`render` replaces each with Markdown made from
 its source: a results file of ``memorynet reproduce`` or of the benchmark scripts (``experiment NAME``,
-``claim NAME``, ``benchmarks``, ``distributed``, ``headline``), the argument parser (``cli``) or an estimator's
+``claim NAME``, ``benchmarks``, ``distributed``, ``gpu``, ``headline``), the argument parser (``cli``) or an estimator's
 docstring (``params CLASS``). :func:`figures` draws the site's figures from the same results files.
 ``mkdocs build`` runs both through ``docs/hooks.py``; ``python -m memorynet.site README.md`` refreshes the
 README's generated blocks, which, unlike the site's pages, are stored between ``<!-- generated:... -->`` and
@@ -122,6 +122,9 @@ def generate(what: str, arg: str | None, data: Path) -> str:
     if what == "distributed":
         results = _load(data, "distributed")
         return _benchmark_script("distributed_scaling").markdown(results) + _reduced(results.get("quick"))
+    if what == "gpu":
+        results = _load(data, "gpu")
+        return _benchmark_script("gpu_table").markdown(results) + _reduced(results.get("smoke"))
     if what == "headline":
         return headline(data)
     if what == "cli":
