@@ -23,7 +23,9 @@ def test_benchmark_smoke(data_dir, tmp_path):
     assert by[("mnist", "faiss-flat-l2", None)]["accuracy"] == by[("mnist", "memorynet", None)]["accuracy"]
     report = (tmp_path / "benchmarks.md").read_text()
     assert "BLAS limit" in report and "| target | ratio | target | result |" in report
-    assert report.count("| met |") + report.count("| missed |") == 6  # FAISS, training, two presets x two
+    assert report.count("| met |") + report.count("| missed |") == 8  # 2 x FAISS, training, 2 presets x 2, int8
+    for search in results["search"]:  # the three engines agree over the same bank
+        assert search["differing_from_faiss"] == {"faiss": 0, "numpy": 0, "int8": 0}
     assert {r["preset"] for r in results["presets"]} == {"mnist-best", "cifar10-best"}
     assert all(r["predict_ratio"] > 0 and r["fit_ratio"] > 0 for r in results["presets"])
 

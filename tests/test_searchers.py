@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from memorynet import MemoryNetworkClassifier, NeuronBank, scale_pixels
+from memorynet import MemoryNetworkClassifier, NeuronBank, quantized, scale_pixels
 from memorynet.searchers import CountingSearcher, NumpySearcher, make_searcher
 
-ENGINES = ["faiss", "torch"]
+ENGINES = ["faiss", "torch", "int8"]
 METRICS = ["l2", "l1", "cosine", "lp"]
 
 
@@ -16,8 +16,14 @@ def _bank(rng, n=90, width=20, n_classes=4):
     return bank
 
 
+def _available(backend):
+    pytest.importorskip("torch" if backend == "int8" else backend)
+    if backend == "int8" and not quantized.int8_available():
+        pytest.skip("no int8 dot-product instructions on this CPU")
+
+
 def _pair(backend, metric, bank):
-    pytest.importorskip(backend)
+    _available(backend)
     return (NumpySearcher(metric, 3.0).attach(bank), make_searcher(backend, metric, 3.0).attach(bank))
 
 
@@ -33,6 +39,7 @@ def test_same_neighbours_as_numpy(backend, metric):
     bank = _bank(rng)
     reference, other = _pair(backend, metric, bank)
     X, x_classes = rng.random((60, 20), dtype=np.float32), np.arange(60) % 5  # class 4 has no neuron
+    _same(other.nearest(X), reference.nearest(X))
     _same(other.nearest(X, 3), reference.nearest(X, 3))
     _same(other.nearest(X[:, 5:10], 2, slice(5, 10)), reference.nearest(X[:, 5:10], 2, slice(5, 10)))
     _same(other.nearest_same_label(X, x_classes), reference.nearest_same_label(X, x_classes))
@@ -52,6 +59,7 @@ def test_searchers_follow_appends_updates_and_merges(backend, metric):
     bank.update_rows(np.array([0, 7, 40]), rng.random((3, 20), dtype=np.float32), np.array([3, 2, 5]))
     bank.merge_rows(np.array([1]), np.array([5]))
     bank.replace_rows(np.array([5]), rng.random((1, 20), dtype=np.float32), np.array([2]))  # class 1 -> 2
+    _same(other.nearest(X), reference.nearest(X))
     _same(other.nearest(X, 2), reference.nearest(X, 2))
     _same(other.nearest_same_label(X, x_classes), reference.nearest_same_label(X, x_classes))
 
@@ -100,7 +108,7 @@ def test_unknown_backend_is_refused():
 
 @pytest.mark.parametrize("backend", ENGINES)
 def test_same_predictions_as_numpy_on_mnist(mnist, backend):
-    pytest.importorskip(backend)
+    _available(backend)
     X, X_test = scale_pixels(mnist.X_train[:20000]), scale_pixels(mnist.X_test)
     reference = MemoryNetworkClassifier(2000, random_state=0).fit(X, mnist.y_train[:20000])
     other = MemoryNetworkClassifier(2000, random_state=0, search_backend=backend).fit(X, mnist.y_train[:20000])

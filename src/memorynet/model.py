@@ -60,10 +60,13 @@ class MemoryNetworkClassifier(MemoryEstimator):
         Whether ``fit`` visits the training samples in a random order (``partial_fit`` keeps the stream's order).
     random_state : int, RandomState or None, default=None
         Seed of the shuffle.
-    search_backend : {"numpy", "faiss", "torch"} or callable, default="numpy"
-        Engine of the nearest-neuron searches (:mod:`memorynet.searchers`): NumPy/BLAS, FAISS exact search
-        (``memorynet[faiss]``), or PyTorch (on the GPU when present); all give the same neighbours up to exact
-        ties. A callable ``factory(distance, p) -> Searcher`` plugs in another engine (not saved in model files).
+    search_backend : {"auto", "numpy", "int8", "faiss", "torch"} or callable, default="auto"
+        Engine of the nearest-neuron searches (:mod:`memorynet.searchers`): NumPy/BLAS; ``"int8"``, NumPy with
+        prediction's squared-L2 search through int8 products and a certified shortlist re-ranked in float32
+        (PyTorch and an x86 CPU with VNNI or AMX); ``"auto"``, ``"int8"`` for banks of 8192 neurons or more where
+        the machine has it, else ``"numpy"``; FAISS exact search (``memorynet[faiss]``); or PyTorch (on the GPU
+        when present). All give the same neighbours up to ties within float32 rounding. A callable
+        ``factory(distance, p) -> Searcher`` plugs in another engine (not saved in model files).
     verbose : bool, default=False
         Show a progress bar over batches.
 
@@ -99,7 +102,7 @@ class MemoryNetworkClassifier(MemoryEstimator):
                  batch_size: int = 1024, image_shape: tuple[int, int, int] | None = None,
                  new_label_policy: str = "reserve", class_budget: str = "shared", consolidate: bool = False,
                  shuffle: bool = True, random_state=None,
-                 search_backend: str = "numpy", verbose: bool = False):
+                 search_backend: str = "auto", verbose: bool = False):
         self.max_neurons = max_neurons
         self.threshold = threshold
         self.distance = distance

@@ -78,7 +78,7 @@ class LocalReceptiveFieldClassifier(MemoryEstimator):
                  n_neighbors: int = 1, threshold: float | None = None, distance: str = "l2", p: float = 2.0,
                  batch_size: int = 1024, new_label_policy: str = "reserve", class_budget: str = "shared",
                  consolidate: bool = False, image_shape=None, shuffle: bool = True, random_state=None,
-                 search_backend: str = "numpy", n_jobs: int | None = None, verbose: bool = False):
+                 search_backend: str = "auto", n_jobs: int | None = None, verbose: bool = False):
         self.patch_size = patch_size
         self.stride = stride
         self.max_neurons = max_neurons

@@ -8,6 +8,11 @@ so engines with state of their own stay up to date incrementally instead of bein
 - ``"faiss"`` (:class:`FaissSearcher`): one exact FAISS index per class that lives across batches (rows appended
   with ``add``, changed rows overwritten in place), plus a whole-bank index built once for prediction;
   ``pip install 'memorynet[faiss]'``.
+- ``"int8"`` (:class:`Int8Searcher`): the NumPy searcher whose squared-L2 nearest-neuron search (prediction)
+  goes through int8 matrix products with a certified shortlist re-ranked in float32
+  (:mod:`memorynet.quantized`); needs PyTorch and a CPU with int8 dot-product instructions.
+- ``"auto"``: ``"int8"`` for banks of :data:`memorynet.quantized.MIN_NEURONS` or more where the machine has it
+  (it pays there), else ``"numpy"``.
 - ``"torch"`` (:class:`TorchSearcher`): the bank mirrored on the GPU when one is present (else the CPU); only
   appended or changed rows are copied to the device.
 
@@ -25,13 +30,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from . import kernels, quantized
 from .bank import NeuronBank
 
-__all__ = ["SEARCH_BACKENDS", "Searcher", "NumpySearcher", "FaissSearcher", "TorchSearcher", "CountingSearcher",
-           "make_searcher"]
+__all__ = ["SEARCH_BACKENDS", "Searcher", "NumpySearcher", "Int8Searcher", "FaissSearcher", "TorchSearcher",
+           "CountingSearcher", "make_searcher"]
 
-SEARCH_BACKENDS = ("numpy", "faiss", "torch")
+SEARCH_BACKENDS = ("numpy", "auto", "int8", "faiss", "torch")
 
 
 def _import(name: str):
@@ -181,6 +186,40 @@ class NumpySearcher(Searcher):
 
     def nearest_per_class(self, X, n_classes):
         return kernels.nearest_per_class(X, self.bank.memories, self.bank.classes, n_classes, self.metric, p=self.p)
+
+
+class Int8Searcher(NumpySearcher):
+    """The NumPy searcher, with squared-L2 nearest-neuron search (k = 1, all features) through int8 products and
+    a certified shortlist (:func:`memorynet.quantized.nearest_one_l2_int8`) for banks of ``min_neurons`` or more.
+
+    The bank's int8 codes are made at the first such search and dropped whenever the bank changes. Neighbours
+    equal the NumPy searcher's except where two neurons' float32 scores tie within rounding.
+    """
+
+    def __init__(self, metric: str = "l2", p: float = 2.0, min_neurons: int = 0):
+        if not quantized.int8_available():
+            raise ImportError("search_backend='int8' needs PyTorch (pip install torch; the CPU build is enough) and "
+                              "a CPU with AVX512-VNNI, AVX-VNNI or AMX; use search_backend='auto' to fall back to "
+                              "'numpy' where they are missing")
+        super().__init__(metric, p)
+        self.min_neurons = min_neurons
+        self._codes: quantized.Int8Bank | None = None
+        self._norms: np.ndarray | None = None
+
+    def rows_changed(self, rows):
+        super().rows_changed(rows)
+        self._codes = self._norms = None
+
+    def nearest(self, X, k=1, features=None):
+        if self.metric == "l2" and k == 1 and features is None and len(self.bank) >= max(self.min_neurons, 1):
+            M = self.bank.memories
+            if self._codes is None:
+                self._norms = kernels.row_sq_norms(M)
+                self._codes = quantized.Int8Bank.build(M, self._norms)
+            found = quantized.nearest_one_l2_int8(X, M, self._norms, self._codes)
+            if found is not None:
+                return found
+        return super().nearest(X, k, features)
 
 
 class FaissSearcher(Searcher):
@@ -415,7 +454,11 @@ class CountingSearcher(Searcher):
 
 def make_searcher(backend: str, metric: str = "l2", p: float = 2.0) -> Searcher:
     """A new, unattached searcher of the named backend."""
-    engines = {"numpy": NumpySearcher, "faiss": FaissSearcher, "torch": TorchSearcher}
+    if backend == "auto":
+        if quantized.int8_available():
+            return Int8Searcher(metric, p, min_neurons=quantized.MIN_NEURONS)
+        return NumpySearcher(metric, p)
+    engines = {"numpy": NumpySearcher, "int8": Int8Searcher, "faiss": FaissSearcher, "torch": TorchSearcher}
     if backend not in engines:
         raise ValueError(f"unknown search_backend {backend!r}; choose one of {', '.join(SEARCH_BACKENDS)}")
     return engines[backend](metric, p)
