@@ -55,3 +55,13 @@ def test_gpu_table_smoke(data_dir, tmp_path):
         assert row["same_predictions"] >= 0.99 and abs(row["cpu_accuracy"] - row["gpu_accuracy"]) <= 0.01
         assert row["cpu_accuracy"] > 0.8 and min(row["cpu_fit_s"], row["gpu_predict_s"]) > 0
     assert "| mnist | mnist-best preset |" in out.stdout
+
+
+def test_dictionary_probe_quick(data_dir, tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "dictionary_probe.py"), "--quick", "--data-dir",
+                          str(data_dir), "--out", str(tmp_path), "--prototypes", "32", "--warmup", "2000"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads((tmp_path / "dictionary_probe.json").read_text())
+    assert result["n_fit"] == 6000 and result["features"] == 49 * 32
+    assert max(result["validation_accuracy_by_shrinkage"].values()) > 0.35  # chance is 0.1; measured 0.48
