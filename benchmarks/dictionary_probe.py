@@ -18,16 +18,14 @@ the dictionaries. Writes ``<out>/dictionary_probe.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
+from readout_probe import validation_split, write_result  # this folder is on the path when the script runs
 
-from memorynet import MemoryNetworkClassifier, datasets, kernels
-from memorynet.continual import SHRINKAGES, VALIDATION
+from memorynet import MemoryNetworkClassifier, kernels
+from memorynet.continual import SHRINKAGES
 from memorynet.peers import StreamingLDA
-from memorynet.presets import preset
 
 
 def triangle_codes(patches: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
@@ -60,14 +58,7 @@ class PositionDictionaries:
 
 
 def run(data_dir: str, quick: bool, prototypes: int, chunk: int, warmup: int) -> dict:
-    data = datasets.load("cifar10", data_dir, progress=False)
-    shuffled = np.random.default_rng(12345).permutation(len(data.y_train))  # the validation split of the harness
-    fit_rows, val_rows = shuffled[:-VALIDATION], shuffled[-VALIDATION:]
-    if quick:
-        fit_rows, val_rows = fit_rows[:6000], val_rows[:1000]
-    model = preset("cifar10-best", random_state=0, pixel_max=data.pixel_max, n_jobs=-1)
-    X, y = model[0].transform(data.X_train[fit_rows]), data.y_train[fit_rows]
-    X_val, y_val = model[0].transform(data.X_train[val_rows]), data.y_train[val_rows]
+    model, X, y, X_val, y_val = validation_split(data_dir, quick)
     est = model[-1].fit(X[:10], y[:10])  # only to lay out the receptive fields over the image shape
     dictionaries, readout, classes = PositionDictionaries(est, prototypes), StreamingLDA(), np.unique(y)
     start = time.perf_counter()
@@ -96,11 +87,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=5000, help="images that teach only the dictionaries")
     args = parser.parse_args()
-    result = run(args.data_dir, args.quick, args.prototypes, args.chunk, args.warmup)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "dictionary_probe.json").write_text(json.dumps(result, indent=1))
-    print(json.dumps(result, indent=1))
+    write_result(args.out, "dictionary_probe",
+                 run(args.data_dir, args.quick, args.prototypes, args.chunk, args.warmup))
 
 
 if __name__ == "__main__":

@@ -36,15 +36,29 @@ def position_features(est, X: np.ndarray) -> np.ndarray:
     return F.reshape(len(X), -1)
 
 
-def run(data_dir: str, quick: bool, chunk: int, warmup: int) -> dict:
+def validation_split(data_dir: str, quick: bool):
+    """The unfitted ``cifar10-best`` pipeline and its preprocessed fit and validation parts of the CIFAR-10
+    training set (the harness's split; ``quick``: 6000 and 1000 images). The test set is not read."""
     data = datasets.load("cifar10", data_dir, progress=False)
     shuffled = np.random.default_rng(12345).permutation(len(data.y_train))  # the validation split of the harness
     fit_rows, val_rows = shuffled[:-VALIDATION], shuffled[-VALIDATION:]
     if quick:
         fit_rows, val_rows = fit_rows[:6000], val_rows[:1000]
     model = preset("cifar10-best", random_state=0, pixel_max=data.pixel_max, n_jobs=-1)
-    X, y = model[0].transform(data.X_train[fit_rows]), data.y_train[fit_rows]
-    X_val, y_val = model[0].transform(data.X_train[val_rows]), data.y_train[val_rows]
+    X, X_val = model[0].transform(data.X_train[fit_rows]), model[0].transform(data.X_train[val_rows])
+    return model, X, data.y_train[fit_rows], X_val, data.y_train[val_rows]
+
+
+def write_result(out: str, name: str, result: dict) -> None:
+    """``<out>/<name>.json``, and the same on the terminal."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+def run(data_dir: str, quick: bool, chunk: int, warmup: int) -> dict:
+    model, X, y, X_val, y_val = validation_split(data_dir, quick)
     est, classes = model[-1], np.unique(y)
     readout = StreamingLDA()
     start = time.perf_counter()
@@ -73,11 +87,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=6144, help="images learnt before the readout starts")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
-    result = run(args.data_dir, args.quick, args.chunk, args.warmup)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "readout_probe.json").write_text(json.dumps(result, indent=1))
-    print(json.dumps(result, indent=1))
+    write_result(args.out, "readout_probe", run(args.data_dir, args.quick, args.chunk, args.warmup))
 
 
 if __name__ == "__main__":

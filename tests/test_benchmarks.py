@@ -30,12 +30,16 @@ def test_benchmark_smoke(data_dir, tmp_path):
     assert all(r["predict_ratio"] > 0 and r["fit_ratio"] > 0 for r in results["presets"])
 
 
-def test_readout_probe_quick(data_dir, tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "readout_probe.py"), "--quick", "--data-dir",
-                          str(data_dir), "--out", str(tmp_path), "--chunk", "1024", "--warmup", "2048"],
-                         capture_output=True, text=True, timeout=900)
+def _quick_probe(name: str, data_dir, tmp_path, *options: str) -> dict:
+    """``benchmarks/<name>.py --quick`` run as a user would; its results file."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--quick", "--data-dir",
+                          str(data_dir), "--out", str(tmp_path), *options], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads((tmp_path / "readout_probe.json").read_text())
+    return json.loads((tmp_path / f"{name}.json").read_text())
+
+
+def test_readout_probe_quick(data_dir, tmp_path):
+    result = _quick_probe("readout_probe", data_dir, tmp_path, "--chunk", "1024", "--warmup", "2048")
     assert result["n_fit"] == 6000 and result["n_validation"] == 1000
     assert 0.2 < result["validation_summed_distances"] < 1
     assert all(0.2 < acc < 1 for acc in result["validation_lda_readout"].values())
@@ -58,10 +62,6 @@ def test_gpu_table_smoke(data_dir, tmp_path):
 
 
 def test_dictionary_probe_quick(data_dir, tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "dictionary_probe.py"), "--quick", "--data-dir",
-                          str(data_dir), "--out", str(tmp_path), "--prototypes", "32", "--warmup", "2000"],
-                         capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads((tmp_path / "dictionary_probe.json").read_text())
+    result = _quick_probe("dictionary_probe", data_dir, tmp_path, "--prototypes", "32", "--warmup", "2000")
     assert result["n_fit"] == 6000 and result["features"] == 49 * 32
     assert max(result["validation_accuracy_by_shrinkage"].values()) > 0.35  # chance is 0.1; measured 0.48
