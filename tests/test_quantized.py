@@ -59,6 +59,11 @@ def test_the_nearest_neuron_is_the_float32_paths(name, M, X):
     np.testing.assert_allclose(found[0], expected[0], rtol=1e-4, atol=1e-4 * float(np.abs(M).max()) ** 2)
 
 
+def test_no_queries_no_answers():
+    distances, rows = _search(np.empty((0, 8), np.float32), np.eye(8, dtype=np.float32))
+    assert distances.shape == rows.shape == (0, 1)
+
+
 def test_exact_ties_go_to_the_lower_row():
     M = np.tile(np.eye(8, dtype=np.float32), (3, 1))  # every row three times
     distances, rows = _search(np.eye(8, dtype=np.float32), M)

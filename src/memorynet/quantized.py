@@ -105,8 +105,10 @@ def nearest_one_l2_int8(X: np.ndarray, M: np.ndarray, m_norms: np.ndarray,
     import torch
 
     n, width = X.shape
+    if n == 0:
+        return np.empty((0, 1), np.float32), np.empty((0, 1), np.intp)
     centred = X - bank.centre
-    x_scale = (float(np.abs(centred).max()) / 127 if X.size else 1.0) or 1.0
+    x_scale = (float(np.abs(centred).max()) / 127 if width else 1.0) or 1.0
     unit = 2.0 * x_scale * bank.scale  # one accumulator step, in score units
     centred_norms = bank.norms**2
     if width * 127 * 127 >= _MAX_ACC or float(centred_norms.max(initial=0.0)) / unit >= _MAX_ACC:
