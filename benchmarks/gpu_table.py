@@ -54,7 +54,7 @@ def _warm_up(torch, device: str) -> None:
     (a @ a).sum().item()
 
 
-def _time_case(dataset: str, name: str | None, neurons: int | None, backend: str, ds, smoke: bool):
+def _time_case(name: str | None, neurons: int | None, backend: str, ds, smoke: bool):
     model, scaled = _model(name, neurons, backend)
     X, y, X_test = ds.X_train, ds.y_train, ds.X_test
     if smoke:
@@ -98,7 +98,7 @@ def main() -> None:
     rows = []
     for dataset, label, name, neurons in SMOKE_CASES if args.smoke else CASES:
         ds = datasets.load(dataset, args.data_dir, progress=False)
-        figures = {backend: _time_case(dataset, name, neurons, backend, ds, args.smoke)
+        figures = {backend: _time_case(name, neurons, backend, ds, args.smoke)
                    for backend in ("numpy", "torch")}
         y_test = ds.y_test[:len(figures["numpy"][2])]
         rows.append({"dataset": dataset, "model": label, "cpu_fit_s": figures["numpy"][0],

@@ -49,6 +49,8 @@ def test_the_nearest_neuron_is_the_float32_paths(name, M, X):
     expected = kernels.nearest_one_l2(X, M, kernels.row_sq_norms(M))
     exact = ((X.astype(np.float64)[:, None, :] - M.astype(np.float64)[None]) ** 2).sum(-1)
     rows = np.arange(len(X))
+    # the re-ranking is exact: the neuron found is the nearest in float64 (to its own rounding)
+    assert (exact[rows, found[1][:, 0]] <= exact.min(axis=1) * (1 + 1e-12) + 1e-300).all()
     gap = np.abs(exact[rows, found[1][:, 0]] - exact[rows, expected[1][:, 0]])
     # the paths may differ only where float32 itself cannot order the two neurons: a gap within its rounding
     x_norm, m_norm = np.linalg.norm(X, axis=1), np.linalg.norm(M, axis=1).max()
