@@ -43,8 +43,8 @@ def _accuracy_rows(data_dir: str, quick: bool) -> list[dict]:
     seeds = (0,) if quick else (0, 1, 2)
     cases = [("mnist", "paper 10000", "scale", MemoryNetworkClassifier(10000), (4, 16)),
              ("cifar10", "paper 5000", "scale", MemoryNetworkClassifier(5000), (4, 16)),
-             ("mnist", "mnist-best", "dog+standardize", preset("mnist-best")[-1], (4,)),
-             ("cifar10", "cifar10-best", "opponent+standardize", preset("cifar10-best")[-1], (4,))]
+             ("mnist", "mnist-rf", "dog+standardize", preset("mnist-rf")[-1], (4,)),
+             ("cifar10", "cifar10-rf", "opponent+standardize", preset("cifar10-rf")[-1], (4,))]
     if quick:
         cases = [("mnist", "paper 1000", "scale", MemoryNetworkClassifier(1000), (4, 16))]
     rows = []
@@ -110,7 +110,7 @@ def _cost_rows(data_dir: str, quick: bool) -> list[dict]:
 
 
 def _worker_rows(data_dir: str, quick: bool) -> list[dict]:
-    name = "mnist-best"
+    name = "mnist-rf"
     X, y, _, _ = _data("mnist", data_dir, "dog+standardize", 10000 if quick else None)
     estimator = preset(name, random_state=0)[-1]
     rows = []

@@ -27,8 +27,8 @@ from memorynet.presets import preset
 
 CASES = [("mnist", "paper, 10000 neurons", None, 10000), ("mnist", "paper, 60000 neurons", None, 60000),
          ("cifar10", "paper, 10000 neurons", None, 10000), ("cifar10", "paper, 50000 neurons", None, 50000),
-         ("mnist", "mnist-best preset", "mnist-best", None), ("cifar10", "cifar10-best preset", "cifar10-best", None)]
-SMOKE_CASES = [("mnist", "paper, 300 neurons", None, 300), ("mnist", "mnist-best preset", "mnist-best", None)]
+         ("mnist", "mnist-rf preset", "mnist-rf", None), ("cifar10", "cifar10-rf preset", "cifar10-rf", None)]
+SMOKE_CASES = [("mnist", "paper, 300 neurons", None, 300), ("mnist", "mnist-rf preset", "mnist-rf", None)]
 
 
 def _model(name: str | None, neurons: int | None, backend: str):

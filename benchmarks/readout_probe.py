@@ -44,7 +44,7 @@ def validation_split(data_dir: str, quick: bool):
     fit_rows, val_rows = shuffled[:-VALIDATION], shuffled[-VALIDATION:]
     if quick:
         fit_rows, val_rows = fit_rows[:6000], val_rows[:1000]
-    model = preset("cifar10-best", random_state=0, pixel_max=data.pixel_max, n_jobs=-1)
+    model = preset("cifar10-rf", random_state=0, pixel_max=data.pixel_max, n_jobs=-1)
     X, X_val = model[0].transform(data.X_train[fit_rows]), model[0].transform(data.X_train[val_rows])
     return model, X, data.y_train[fit_rows], X_val, data.y_train[val_rows]
 

@@ -308,8 +308,8 @@ def run(data_dir: str, smoke: bool) -> dict:
             "fixed_neurons": 100 if smoke else 10000}
     results["scaling"] = _in_fresh_process(_scaling, dict(mnist, **grid))
     small = {"overrides": {"max_neurons": 500}} if smoke else {}
-    results["presets"] = [_in_fresh_process(_preset_products, dict(mnist, preset="mnist-best", **small)),
-                          _in_fresh_process(_preset_products, dict(cifar, preset="cifar10-best", **small))]
+    results["presets"] = [_in_fresh_process(_preset_products, dict(mnist, preset="mnist-rf", **small)),
+                          _in_fresh_process(_preset_products, dict(cifar, preset="cifar10-rf", **small))]
     from memorynet import __version__
     from memorynet.evaluation import machine_info
 

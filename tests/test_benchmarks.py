@@ -26,7 +26,7 @@ def test_benchmark_smoke(data_dir, tmp_path):
     assert report.count("| met |") + report.count("| missed |") == 8  # 2 x FAISS, training, 2 presets x 2, int8
     for search in results["search"]:  # the three engines agree over the same bank
         assert search["differing_from_faiss"] == {"faiss": 0, "numpy": 0, "int8": 0}
-    assert {r["preset"] for r in results["presets"]} == {"mnist-best", "cifar10-best"}
+    assert {r["preset"] for r in results["presets"]} == {"mnist-rf", "cifar10-rf"}
     assert all(r["predict_ratio"] > 0 and r["fit_ratio"] > 0 for r in results["presets"])
 
 
@@ -58,7 +58,7 @@ def test_gpu_table_smoke(data_dir, tmp_path):
     for row in results["rows"]:  # same model on both searchers: same accuracy up to near-ties of float32 rounding
         assert row["same_predictions"] >= 0.99 and abs(row["cpu_accuracy"] - row["gpu_accuracy"]) <= 0.01
         assert row["cpu_accuracy"] > 0.8 and min(row["cpu_fit_s"], row["gpu_predict_s"]) > 0
-    assert "| mnist | mnist-best preset |" in out.stdout
+    assert "| mnist | mnist-rf preset |" in out.stdout
 
 
 def test_dictionary_probe_quick(data_dir, tmp_path):

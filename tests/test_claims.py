@@ -39,7 +39,7 @@ def test_continual_reports_the_standard_metrics_for_every_learner(quick_claims):
     naive = rows["MLP fine-tuned (naive)"]
     assert paper["forgetting"] < 0.1 < 0.5 < naive["forgetting"]
     assert paper["average_accuracy"] > naive["average_accuracy"] + 0.3
-    assert rows["memorynet, mnist-best preset (balanced)"]["average_accuracy"] > 0.9
+    assert rows["memorynet, mnist-rf preset (balanced)"]["average_accuracy"] > 0.9
     text = (quick_claims / "continual.md").read_text()
     measured, quoted = text.split("**Quoted from papers**")
     assert "DER++" in quoted and "DER++" not in measured and "72.7" not in measured
@@ -53,7 +53,7 @@ def test_energy_analytic_count_matches_the_instrumented_run(quick_claims):
     assert "MACs" in (quick_claims / "energy.md").read_text()
 
 
-@pytest.mark.parametrize("preset", ["paper", "mnist-best"])
+@pytest.mark.parametrize("preset", ["paper", "mnist-rf"])
 def test_show_draws_the_model(tmp_path, preset):
     run = lambda *a: subprocess.run([sys.executable, "-m", "memorynet.cli", *a], capture_output=True,  # noqa: E731
                                     text=True, timeout=300)

@@ -9,22 +9,25 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from memorynet import LocalReceptiveFieldClassifier, MemoryNetworkClassifier
+from memorynet import LocalReceptiveFieldClassifier, MemoryNetworkClassifier, PrototypeCodeClassifier
 
 ESTIMATORS = [MemoryNetworkClassifier(random_state=0),
               MemoryNetworkClassifier(50, n_neighbors=3, weights="distance", threshold=0.5, random_state=0),
               LocalReceptiveFieldClassifier(2, 1, 100, random_state=0),
-              LocalReceptiveFieldClassifier(3, 2, 100, combine="vote", n_neighbors=2, random_state=0)]
+              LocalReceptiveFieldClassifier(3, 2, 100, combine="vote", n_neighbors=2, random_state=0),
+              PrototypeCodeClassifier(2, 1, 8, warmup=0, whiten_images=0, batch_size=10, random_state=0),
+              PrototypeCodeClassifier(2, 1, 8, warmup=6, whiten_images=4, batch_size=3,
+                                      random_state=0)]
 
 
-# Summed float32 distances of a receptive-field model change in their last bits (relative 1e-6) with the shape of the
-# BLAS product, i.e. with the batch; the check demands 1e-7. test_receptive_fields checks batch invariance at 1e-4.
+# Summed float32 distances of a receptive-field model (and the float32 codes of the prototype model) change in their
+# last bits (relative 1e-6) with the shape of the BLAS product, i.e. with the batch; the check demands 1e-7. test_receptive_fields checks batch invariance at 1e-4.
 _FLOAT32_NOISE = {"check_methods_subset_invariance": "float32 BLAS rounding depends on the batch shape (1e-6)"}
 
 
 def _expected_failures(estimator):
     distance_sum = isinstance(estimator, LocalReceptiveFieldClassifier) and estimator.combine == "distance"
-    return _FLOAT32_NOISE if distance_sum else {}
+    return _FLOAT32_NOISE if distance_sum or isinstance(estimator, PrototypeCodeClassifier) else {}
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)

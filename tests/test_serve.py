@@ -261,7 +261,7 @@ def test_the_page_its_scripts_and_the_openapi_description_are_served(client):
 
 
 def test_receptive_field_models_show_each_position_and_learn_at_every_one(digits, tmp_path):
-    live = _live(digits, tmp_path, "mnist-best", patch_size=4, stride=2, max_neurons=60)
+    live = _live(digits, tmp_path, "mnist-rf", patch_size=4, stride=2, max_neurons=60)
     client = TestClient(create_app(live))
     info = client.get("/api/model").json()
     assert info["banks"] == 9 and info["bank_shape"] == [1, 4, 4] and len(info["corners"]) == 9
@@ -279,7 +279,7 @@ def test_receptive_field_models_show_each_position_and_learn_at_every_one(digits
 def test_colour_models_take_rgb_pixels_and_grey_drawings(tmp_path):
     rng = np.random.default_rng(0)
     X, y = rng.integers(0, 256, (60, 3, 6, 6)).astype(np.float64), np.repeat(np.arange(3), 20)
-    model = presets.preset("cifar10-best", random_state=0, patch_size=3, stride=3, max_neurons=30).fit(X, y)
+    model = presets.preset("cifar10-rf", random_state=0, patch_size=3, stride=3, max_neurons=30).fit(X, y)
     client = TestClient(create_app(LiveModel(model, tmp_path / "c.mnet")))
     rgb = client.post("/api/predict", json={"pixels": X[0].ravel().tolist()}).json()
     assert rgb["prediction"]["name"] == str(model.predict(X[:1])[0])

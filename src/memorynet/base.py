@@ -360,12 +360,16 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
                                              "with memorynet.load_model")
         return model
 
-    def _export_state(self) -> tuple[dict, list[NeuronBank]]:
-        """What persistence stores besides the parameters: JSON state and the banks."""
-        return {"image_shape": list(self.image_shape_), "n_samples_seen": int(self.n_samples_seen_)}, self.banks_
+    def _export_state(self) -> tuple[dict, list[NeuronBank], dict[str, np.ndarray]]:
+        """What persistence stores besides the parameters: JSON state, the banks and any other learnt arrays."""
+        return ({"image_shape": list(self.image_shape_), "n_samples_seen": int(self.n_samples_seen_)}, self.banks_,
+                {})
 
-    def _import_state(self, state: dict, classes: np.ndarray, banks: list[NeuronBank]) -> None:
+    def _import_state(self, state: dict, classes: np.ndarray, banks: list[NeuronBank],
+                      arrays: dict[str, np.ndarray]) -> None:
         """Install learned state read from a verified model file (raises ``ValueError`` if it does not fit)."""
+        if arrays:
+            raise ValueError(f"arrays {sorted(arrays)} that a {type(self).__name__} does not store")
         self.classes_ = classes
         self.image_shape_ = tuple(state["image_shape"])
         self._check_layout(self.image_shape_)

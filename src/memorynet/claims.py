@@ -19,7 +19,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from tqdm.auto import tqdm
 
-from . import __version__, continual, datasets
+from . import __version__, continual, datasets, frontier
 from ._atomic import atomic_write
 from .evaluation import machine_info
 from .model import MemoryNetworkClassifier
@@ -29,7 +29,7 @@ from .searchers import CountingSearcher, NumpySearcher
 
 __all__ = ["CLAIMS", "run_fewshot", "run_energy", "run_claim", "fewshot_markdown", "energy_markdown"]
 
-CLAIMS = ("fewshot", "continual", "energy")
+CLAIMS = ("fewshot", "continual", "energy", "frontier")
 MLP_HIDDEN = 256  # one hidden layer, scikit-learn's Adam defaults otherwise
 
 
@@ -183,7 +183,8 @@ def run_claim(name: str, out: str | Path, data_dir=None, quick: bool = False, pr
 
     runners = {"fewshot": (run_fewshot, fewshot_markdown, plots.plot_fewshot),
                "continual": (continual.run_continual, continual.markdown, plots.plot_continual),
-               "energy": (run_energy, energy_markdown, plots.plot_energy)}
+               "energy": (run_energy, energy_markdown, plots.plot_energy),
+               "frontier": (frontier.run_frontier, frontier.markdown, frontier.figure)}
     if name not in runners:
         raise ValueError(f"unknown experiment {name!r}")
     run, to_md, to_png = runners[name]

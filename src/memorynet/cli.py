@@ -19,6 +19,7 @@ from .inputs import read_images
 from .model import MemoryNetworkClassifier
 from .persistence import load_model, save_model
 from .preprocessing import ImagePreprocessor, check_chain
+from .prototype_codes import PrototypeCodeClassifier
 from .receptive_fields import LocalReceptiveFieldClassifier
 from .streaming import stream_fit
 
@@ -38,7 +39,7 @@ _NOT_ON_THE_COMMAND_LINE = {"random_state", "verbose", "image_shape", "shuffle"}
 def _model_parameters() -> dict[str, tuple[object, tuple[str, str]]]:
     """Every estimator parameter a command line may set: ``{name: (default, (type text, description))}``."""
     out = {}
-    for cls in (MemoryNetworkClassifier, LocalReceptiveFieldClassifier):
+    for cls in (MemoryNetworkClassifier, LocalReceptiveFieldClassifier, PrototypeCodeClassifier):
         docs, defaults = params.parameter_docs(cls, MemoryNetworkClassifier), params.parameter_defaults(cls)
         out.update({n: (defaults[n], docs[n]) for n in defaults if n not in _NOT_ON_THE_COMMAND_LINE and n not in out})
     return out
@@ -402,7 +403,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         model, meta = _load_model(args.model)
     else:
         _check_output(args.model, "--model")
-        args.dataset = args.dataset or {"mnist-best": "mnist", "cifar10-best": "cifar10"}.get(args.preset, "mnist")
+        args.dataset = args.dataset or ("cifar10" if args.preset.startswith("cifar10") else "mnist")
         dataset = _load(args)
         model = presets.preset(args.preset, random_state=args.seed, pixel_max=dataset.pixel_max,
                                verbose=not args.no_progress).fit(dataset.X_train, dataset.y_train)

@@ -96,7 +96,7 @@ def select_shrinkage(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.
 
 def _learners(name: str, seed: int, n_classes: int, shrinkage: float, pixel_max: float) -> dict:
     """label -> (learner, input): ``"flat"`` (scaled pixels, (n, D)) or ``"raw"`` (images for a preset)."""
-    best = {"mnist": "mnist-best", "cifar10": "cifar10-best"}[name]
+    best = {"mnist": "mnist-rf", "cifar10": "cifar10-rf"}[name]  # class-incremental: labelled memories
     return {
         f"memorynet, paper model ({NEURONS} neurons, balanced)":
             (MemoryNetworkClassifier(NEURONS, class_budget="balanced", random_state=seed), "flat"),

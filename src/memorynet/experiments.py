@@ -32,7 +32,7 @@ from .receptive_fields import LocalReceptiveFieldClassifier
 from .thresholds import threshold_from_quantile
 
 __all__ = ["RunConfig", "Experiment", "EXPERIMENTS", "experiment", "run_one", "run_experiment", "summarize",
-           "write_report", "VALIDATION_SIZE"]
+           "write_report", "VALIDATION_SIZE", "validation_split_indices"]
 
 VALIDATION_SIZE = 10000
 # Threshold quantiles chosen on the validation split by `memorynet reproduce --only threshold` (see README).
@@ -219,9 +219,18 @@ def _split(config: RunConfig, data_dir) -> tuple[np.ndarray, np.ndarray, np.ndar
     X_test = preprocessing.apply(config.preprocessing, ds.X_test, ds.pixel_max)
     if config.split == "test":
         return X_train, ds.y_train, X_test, ds.y_test
-    order = np.random.default_rng(12345).permutation(len(X_train))  # fixed: the same split for every run
-    fit, held = order[:-VALIDATION_SIZE], order[-VALIDATION_SIZE:]
+    fit, held = validation_split_indices(len(X_train))
     return X_train[fit], ds.y_train[fit], X_train[held], ds.y_train[held]
+
+
+def validation_split_indices(n_train: int, n_validation: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(fit rows, validation rows) of a training set of ``n_train`` images: a fixed shuffle (the same split for
+    every run), the last ``n_validation`` (default :data:`VALIDATION_SIZE`) held out."""
+    held = VALIDATION_SIZE if n_validation is None else n_validation
+    if not 0 < held < n_train:
+        raise ValueError(f"cannot hold out {held} validation images from {n_train} training images")
+    order = np.random.default_rng(12345).permutation(n_train)
+    return order[:-held], order[-held:]
 
 
 _EXPERIMENT_FIELDS = {"label", "dataset", "threshold_quantile", "preprocessing", "split", "model"}

@@ -10,6 +10,7 @@ import inspect
 import re
 
 from .model import MemoryNetworkClassifier
+from .prototype_codes import PrototypeCodeClassifier
 from .receptive_fields import LocalReceptiveFieldClassifier
 
 __all__ = ["parameter_docs", "parameter_defaults", "markdown_table", "estimator_tables"]
@@ -57,5 +58,6 @@ def markdown_table(cls, fallback=None) -> str:
 def estimator_tables() -> dict:
     """The tables the documentation carries: every public estimator (with the paper model as fallback)."""
     return {"MemoryNetworkClassifier": MemoryNetworkClassifier,
-            "LocalReceptiveFieldClassifier": (LocalReceptiveFieldClassifier, MemoryNetworkClassifier)}
+            "LocalReceptiveFieldClassifier": (LocalReceptiveFieldClassifier, MemoryNetworkClassifier),
+            "PrototypeCodeClassifier": (PrototypeCodeClassifier, MemoryNetworkClassifier)}
 

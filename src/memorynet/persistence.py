@@ -12,7 +12,10 @@ Format version 2: a NumPy ``.npz`` archive, always read with ``allow_pickle=Fals
   pipeline), ``metadata`` (free JSON) and ``sha256``: the SHA-256 of the header without that field (canonical
   JSON) and of every array (name, dtype, shape and bytes).
 
-Version 1 files (one bank, no ``bank_sizes``, checksum over the arrays only) still load.
+Format version 3 adds, for estimators with learnt state beyond their banks (the readout of
+:class:`~memorynet.PrototypeCodeClassifier`), named float32 or float64 arrays ``state_<name>``, listed in the header's
+``state_arrays`` and covered by the checksum. Version 1 files (one bank, no ``bank_sizes``, checksum over the arrays
+only) and version 2 files still load.
 
 Loading checks all of it and refuses, with ``ModelFileError`` (a ``ValueError``), anything truncated, corrupted,
 of a future format version, or crafted (object arrays, wrong dtypes or shapes, NaN/inf, labels outside the
@@ -38,9 +41,11 @@ from .preprocessing import ImagePreprocessor, check_chain
 
 __all__ = ["FORMAT_VERSION", "ESTIMATORS", "ModelFileError", "save_model", "load_model", "read_header"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _ARRAYS = {1: ("memories", "labels", "counters", "classes"),
            2: ("memories", "labels", "counters", "bank_sizes", "classes")}
+_ARRAYS[3] = _ARRAYS[2]
+_STATE_PREFIX = "state_"  # version 3: the estimator's own arrays, e.g. state_readout_scatter
 ESTIMATORS: dict[str, type] = {}  # class name -> estimator class; filled by memorynet.base for every estimator
 
 
@@ -53,11 +58,20 @@ def _digest(arrays: dict[str, np.ndarray], header: dict | None = None) -> str:
     digest = hashlib.sha256()
     if header is not None:
         digest.update(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
-    for name in _ARRAYS[1 if header is None else 2]:
+    names = _ARRAYS[1] if header is None else _ARRAYS[2] + tuple(_STATE_PREFIX + n for n in _state_names(header))
+    for name in names:
         a = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         digest.update(a.tobytes())
     return digest.hexdigest()
+
+
+def _state_names(header: dict) -> list[str]:
+    """The estimator arrays a version 3 header lists (none before version 3)."""
+    names = header.get("state_arrays", []) if header.get("format_version", 0) >= 3 else []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.isidentifier() for n in names):
+        raise ModelFileError("header field 'state_arrays' must be a list of names")
+    return names
 
 
 def _classes_array(classes: np.ndarray) -> np.ndarray:
@@ -100,18 +114,20 @@ def save_model(model, path: str | os.PathLike, metadata: dict | None = None) -> 
     preprocessor, estimator = _split_pipeline(model)
     if type(estimator).__name__ not in ESTIMATORS:
         raise TypeError(f"cannot save a {type(estimator).__name__}; model files hold memorynet estimators")
-    state, banks = estimator._export_state()
+    state, banks, own = estimator._export_state()
     exported = [bank.to_arrays() for bank in banks]
     arrays = {"memories": np.concatenate([b["memories"] for b in exported]),
               "labels": np.concatenate([b["classes"] for b in exported]),
               "counters": np.concatenate([b["counters"] for b in exported]),
               "bank_sizes": np.array([len(b["classes"]) for b in exported], dtype=np.int64),
-              "classes": _classes_array(estimator.classes_)}
+              "classes": _classes_array(estimator.classes_),
+              **{_STATE_PREFIX + name: np.asarray(value, dtype=np.float32 if value.dtype == np.float32 else np.float64)
+                 for name, value in own.items()}}
     header = {"format": "memorynet", "format_version": FORMAT_VERSION, "library_version": library_version(),
               "estimator": type(estimator).__name__, "params": _json_params(estimator.get_params()), "state": state,
               "preprocessing": None if preprocessor is None else {"chain": preprocessor.chain,
                                                                   "pixel_max": float(preprocessor.pixel_max)},
-              "metadata": metadata or {}}
+              "metadata": metadata or {}, "state_arrays": sorted(own)}
     try:
         header["sha256"] = _digest(arrays, header)
         header_bytes = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
@@ -211,11 +227,14 @@ def _check(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dic
     if missing:
         raise ModelFileError(f"{path}: not a memorynet model (missing {', '.join(sorted(missing))})")
     required = {1: {"params": dict, "image_shape": list, "n_neurons": int, "n_samples_seen": int, "metadata": dict,
-                    "sha256": str},
-                2: {"params": dict, "estimator": str, "state": dict, "metadata": dict, "sha256": str}}[version]
+                    "sha256": str}}.get(version, {"params": dict, "estimator": str, "state": dict, "metadata": dict,
+                                                  "sha256": str})
     for key, kind in required.items():
         if not isinstance(header.get(key), kind):
             raise ModelFileError(f"{path}: header field {key!r} missing or not a {kind.__name__}")
+    own = _state_names(header)
+    if set(arrays) != set(_ARRAYS[version]) | {_STATE_PREFIX + n for n in own}:
+        raise ModelFileError(f"{path}: the arrays stored are not those the header lists")
     if _digest(arrays, header if version > 1 else None) != header["sha256"]:
         raise ModelFileError(f"{path}: checksum mismatch: the file was modified or corrupted")
     if version == 1:
@@ -251,6 +270,10 @@ def _check(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dic
         raise ModelFileError(f"{path}: neuron labels outside the {len(classes)} classes")
     if n and counters.min() < 1:
         raise ModelFileError(f"{path}: counters must be at least 1")
+    for name in own:
+        value = arrays[_STATE_PREFIX + name]
+        if value.dtype not in (np.float32, np.float64) or not np.isfinite(value).all():
+            raise ModelFileError(f"{path}: array {name!r} must be finite float32 or float64")
     return header, arrays
 
 
@@ -289,7 +312,8 @@ def load_model(path: str | os.PathLike):
     state = header["state"]
     banks = _banks(path, arrays, model.max_neurons, len(arrays["classes"]), state["n_samples_seen"])
     try:
-        model._import_state(state, arrays["classes"], banks)
+        model._import_state(state, arrays["classes"], banks,
+                            {n: arrays[_STATE_PREFIX + n] for n in _state_names(header)})
     except ValueError as exc:
         raise ModelFileError(f"{path}: {exc}") from exc
     prep = header.get("preprocessing")

@@ -13,7 +13,8 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from ._atomic import atomic_write  # noqa: E402
 
-__all__ = ["display_image", "plot_sweep", "plot_fewshot", "plot_continual", "plot_energy", "memory_montage",
+__all__ = ["display_image", "plot_sweep", "plot_fewshot", "plot_continual", "plot_energy", "plot_frontier",
+           "memory_montage",
            "confusion_figure", "nearest_neurons_figure", "explain_figure"]
 
 
@@ -70,6 +71,29 @@ def plot_fewshot(result: dict, path) -> Path:
         ax.set(xlabel="training examples per class", ylabel="test accuracy (%)", title=f"few-shot: {name}")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_frontier(rows: list[dict], path) -> Path:
+    """Per data set: test accuracy (mean ± std over seeds) against seconds to fit (log axis), every row of
+    ``memorynet reproduce --only frontier`` (:func:`memorynet.frontier.summary`), marked by its role."""
+    names = list(dict.fromkeys(r["dataset"] for r in rows))
+    fig, axes = plt.subplots(1, len(names), figsize=(7.5 * len(names), 5), squeeze=False)
+    markers = {"headline": ("*", "tab:red"), "ablation": ("s", "tab:orange"), "peer": ("o", "tab:blue")}
+    for ax, name in zip(axes[0], names):
+        for r in (r for r in rows if r["dataset"] == name):
+            marker, colour = markers[r["role"]]
+            ax.errorbar(r["fit_seconds"], 100 * r["mean"], yerr=100 * r["std"], marker=marker, color=colour,
+                        markersize=12 if r["role"] == "headline" else 7, capsize=3, linestyle="none")
+            ax.annotate(r["label"], (r["fit_seconds"], 100 * r["mean"]), fontsize=7, xytext=(5, 3),
+                        textcoords="offset points")
+        for role, (marker, colour) in markers.items():
+            ax.plot([], [], marker=marker, color=colour, linestyle="none", label=role)
+        ax.set(xscale="log", xlabel="seconds to fit (one pass, this machine)", ylabel="test accuracy (%)",
+               title=f"{name}: accuracy against training cost")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
 

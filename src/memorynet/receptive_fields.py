@@ -21,7 +21,7 @@ from . import voting
 from .bank import NeuronBank
 from .base import PARAMETER_CONSTRAINTS, MemoryEstimator
 
-__all__ = ["LocalReceptiveFieldClassifier", "patch_grid"]
+__all__ = ["LocalReceptiveFieldClassifier", "PatchGrid", "patch_grid"]
 
 
 def patch_grid(height: int, width: int, patch_size: int, stride: int) -> list[tuple[int, int]]:
@@ -32,7 +32,45 @@ def patch_grid(height: int, width: int, patch_size: int, stride: int) -> list[tu
     return [(r, c) for r in starts(height) for c in starts(width)]
 
 
-class LocalReceptiveFieldClassifier(MemoryEstimator):
+class PatchGrid:
+    """Image layout of a model with one bank per patch position (needs ``patch_size``, ``stride``, ``n_jobs``):
+    the grid of corners, what each bank sees, and work spread over the positions."""
+
+    def _default_image_shape(self, n_features):
+        side = int(round(np.sqrt(n_features)))
+        return (1, side, side) if side * side == n_features else (1, 1, n_features)
+
+    @property
+    def corners_(self) -> list[tuple[int, int]]:
+        check_is_fitted(self)
+        return patch_grid(self.image_shape_[1], self.image_shape_[2], self.patch_size, self.stride)
+
+    def _bank_layout(self):
+        return self.corners_, (self.image_shape_[0], *self._patch_shape())
+
+    def _patch_shape(self) -> tuple[int, int]:
+        return min(self.patch_size, self.image_shape_[1]), min(self.patch_size, self.image_shape_[2])
+
+    def _bank_rows(self, images, position):
+        return self._patches(images, self.corners_[position])
+
+    def _patches(self, images: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
+        """The patch at ``corner`` of every image (n, C, H, W), as contiguous rows (n, C*h*w)."""
+        (r, c), (rows, cols) = corner, self._patch_shape()
+        return np.ascontiguousarray(images[:, :, r:r + rows, c:c + cols]).reshape(len(images), -1)
+
+    def _map_positions(self, work, progress: bool = False) -> list:
+        """``work(position)`` for every position: on ``n_jobs`` threads, each with a one-thread BLAS (positions are
+        independent and NumPy releases the GIL in its kernels), or in order; results in position order."""
+        jobs = min(effective_n_jobs(self.n_jobs), len(self.banks_))
+        if jobs == 1:
+            return super()._map_positions(work, progress)
+        with threadpool_limits(1), ThreadPoolExecutor(jobs) as pool:
+            return list(tqdm(pool.map(work, range(len(self.banks_))), total=len(self.banks_), desc="positions",
+                             disable=not progress, leave=False))
+
+
+class LocalReceptiveFieldClassifier(PatchGrid, MemoryEstimator):
     """A neuron bank per patch position, learnt by the Memory Network's rule, combined by class distances or votes.
 
     The parameters not listed here (``threshold``, ``distance``, ``p``, ``batch_size``, ``new_label_policy``,
@@ -98,43 +136,10 @@ class LocalReceptiveFieldClassifier(MemoryEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def _default_image_shape(self, n_features):
-        side = int(round(np.sqrt(n_features)))
-        return (1, side, side) if side * side == n_features else (1, 1, n_features)
-
-    @property
-    def corners_(self) -> list[tuple[int, int]]:
-        check_is_fitted(self)
-        return patch_grid(self.image_shape_[1], self.image_shape_[2], self.patch_size, self.stride)
-
-    def _bank_layout(self):
-        return self.corners_, (self.image_shape_[0], *self._patch_shape())
-
-    def _patch_shape(self) -> tuple[int, int]:
-        return min(self.patch_size, self.image_shape_[1]), min(self.patch_size, self.image_shape_[2])
-
     def _new_banks(self) -> list[NeuronBank]:
         rows, cols = self._patch_shape()
         width = self.image_shape_[0] * rows * cols
         return [NeuronBank(width, self.max_neurons) for _ in self.corners_]
-
-    def _bank_rows(self, images, position):
-        return self._patches(images, self.corners_[position])
-
-    def _patches(self, images: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
-        """The patch at ``corner`` of every image (n, C, H, W), as contiguous rows (n, C*h*w)."""
-        (r, c), (rows, cols) = corner, self._patch_shape()
-        return np.ascontiguousarray(images[:, :, r:r + rows, c:c + cols]).reshape(len(images), -1)
-
-    def _map_positions(self, work, progress: bool = False) -> list:
-        """``work(position)`` for every position: on ``n_jobs`` threads, each with a one-thread BLAS (positions are
-        independent and NumPy releases the GIL in its kernels), or in order; results in position order."""
-        jobs = min(effective_n_jobs(self.n_jobs), len(self.banks_))
-        if jobs == 1:
-            return super()._map_positions(work, progress)
-        with threadpool_limits(1), ThreadPoolExecutor(jobs) as pool:
-            return list(tqdm(pool.map(work, range(len(self.banks_))), total=len(self.banks_), desc="positions",
-                             disable=not progress, leave=False))
 
     def _learn_rows(self, X, classes, order):
         images = X.reshape(len(X), *self.image_shape_)

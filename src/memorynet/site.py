@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import claims, continual, experiments, params
+from . import claims, continual, experiments, frontier, params
 from ._atomic import atomic_write
 
 __all__ = ["render", "generate", "figures", "cli_reference", "headline", "update_stored", "MARKER"]
@@ -27,7 +27,7 @@ __all__ = ["render", "generate", "figures", "cli_reference", "headline", "update
 MARKER = re.compile(r"<!-- generated:(?P<what>[\w-]+)(?: (?P<arg>[\w.-]+))? -->")
 _STORED = re.compile(r"(<!-- generated:(?P<what>[\w-]+)(?: (?P<arg>[\w.-]+))? -->\n).*?(<!-- /generated -->)", re.S)
 _CLAIM_TABLES = {"fewshot": claims.fewshot_markdown, "energy": claims.energy_markdown,
-                 "continual": continual.markdown}
+                 "continual": continual.markdown, "frontier": frontier.markdown}
 
 
 def _load(data: Path, name: str) -> dict:
@@ -161,7 +161,7 @@ def figures(data: Path, out: Path) -> list[Path]:
             exp = _grid(name, runs)[0]
             written.append(plots.plot_sweep(exp, experiments.summarize(runs), out / f"{name}.png"))
     for name, draw in (("fewshot", plots.plot_fewshot), ("continual", plots.plot_continual),
-                       ("energy", plots.plot_energy)):
+                       ("energy", plots.plot_energy), ("frontier", frontier.figure)):
         if (data / f"{name}.json").exists():
             written.append(draw(_load(data, name), out / f"{name}.png"))
     return written

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from ..model import MemoryNetworkClassifier
 from ..persistence import save_model
+from ..receptive_fields import LocalReceptiveFieldClassifier
 from .images import to_display
 
 __all__ = ["LiveModel", "SaveExists"]
@@ -35,6 +37,9 @@ class LiveModel:
 
     def __init__(self, model: Pipeline, path: str | os.PathLike, class_names: list[str] | None = None,
                  metadata: dict | None = None):
+        if not isinstance(model[-1], (MemoryNetworkClassifier, LocalReceptiveFieldClassifier)):
+            raise ValueError(f"the page shows labelled memories, which a {type(model[-1]).__name__} does not keep; "
+                             "serve a paper or receptive-field model (presets paper, mnist-rf, cifar10-rf)")
         self.model = model
         self.path = Path(path)
         labels = model[-1].classes_
