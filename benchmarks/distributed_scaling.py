@@ -65,13 +65,12 @@ def _accuracy_rows(data_dir: str, quick: bool) -> list[dict]:
 
 def _validation_rows(data_dir: str, quick: bool) -> list[dict]:
     """The shard budget chosen on the validation split (the experiments' fixed one, carved from training)."""
-    from memorynet.experiments import VALIDATION_SIZE
+    from memorynet.experiments import validation_split_indices
 
     rows = []
     for dataset, neurons in ((("mnist", 1000),) if quick else (("mnist", 10000), ("cifar10", 5000))):
         X, y, _, _ = _data(dataset, data_dir, limit=20000 if quick else None)
-        order = np.random.default_rng(12345).permutation(len(y))
-        fit, held = order[:-VALIDATION_SIZE], order[-VALIDATION_SIZE:]
+        fit, held = validation_split_indices(len(y))
         model = MemoryNetworkClassifier(neurons, random_state=0)
         for shards, budget in [(1, "full")] + [(n, b) for n in (4, 16) for b in ("full", "split")]:
             fitted = clone(model).fit(X[fit], y[fit]) if shards == 1 else \

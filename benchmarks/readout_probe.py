@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from memorynet import datasets
-from memorynet.continual import SHRINKAGES, VALIDATION
+from memorynet.continual import SHRINKAGES
+from memorynet.experiments import validation_split_indices
 from memorynet.peers import StreamingLDA
 from memorynet.presets import preset
 
@@ -40,8 +41,7 @@ def validation_split(data_dir: str, quick: bool):
     """The unfitted ``cifar10-best`` pipeline and its preprocessed fit and validation parts of the CIFAR-10
     training set (the harness's split; ``quick``: 6000 and 1000 images). The test set is not read."""
     data = datasets.load("cifar10", data_dir, progress=False)
-    shuffled = np.random.default_rng(12345).permutation(len(data.y_train))  # the validation split of the harness
-    fit_rows, val_rows = shuffled[:-VALIDATION], shuffled[-VALIDATION:]
+    fit_rows, val_rows = validation_split_indices(len(data.y_train))  # the validation split of the harness
     if quick:
         fit_rows, val_rows = fit_rows[:6000], val_rows[:1000]
     model = preset("cifar10-rf", random_state=0, pixel_max=data.pixel_max, n_jobs=-1)

@@ -114,7 +114,7 @@ def test_every_preset_trains_saves_and_predicts_from_the_command_line(tmp_path):
     from memorynet import datasets
 
     model = tmp_path / "best.mnet"
-    out = memorynet("train", "--no-progress", "--preset", "mnist-best", "--max-neurons", "200", "--patch-size", "6",
+    out = memorynet("train", "--no-progress", "--preset", "mnist-rf", "--max-neurons", "200", "--patch-size", "6",
                     "--stride", "2", "--save", str(model))
     assert out.returncode == 0, out.stderr
     assert "preprocessing dog+standardize" in out.stdout and "neurons   800 of 800" in out.stdout  # 4 positions
@@ -123,12 +123,20 @@ def test_every_preset_trains_saves_and_predicts_from_the_command_line(tmp_path):
     assert out.returncode == 0 and len(out.stdout.strip().splitlines()) == 1, out.stderr
     out = memorynet("evaluate", "--model", str(model), "--no-progress")
     assert out.returncode == 0 and "accuracy  0.9" in out.stdout, out.stdout
+    codes = tmp_path / "codes.mnet"  # the prototype-code model, scaled down to the 8 x 8 digits
+    out = memorynet("train", "--no-progress", "--preset", "cifar10-best", "--preprocessing", "standardize",
+                    "--max-neurons", "16", "--patch-size", "4", "--stride", "2", "--warmup", "300",
+                    "--whiten-images", "100", "--whiten-eps", "0.5", "--save", str(codes))
+    assert out.returncode == 0 and "accuracy  0.9" in out.stdout, out.stdout + out.stderr
+    out = memorynet("evaluate", "--model", str(codes), "--no-progress")
+    assert out.returncode == 0 and "accuracy  0.9" in out.stdout, out.stdout
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--preset", "mnist-best", "--channel-voting"], "has no --channel-voting"),
+    (["--preset", "mnist-rf", "--channel-voting"], "has no --channel-voting"),
+    (["--preset", "cifar10-best", "--combine", "vote"], "has no --combine"),
     (["--patch-size", "4"], "has no --patch-size"),
-    (["--preset", "cifar10-best"], "3 (RGB) channels"),
+    (["--preset", "cifar10-rf"], "3 (RGB) channels"),
     (["--preprocessing", "rot13"], "unknown preprocessing"),
 ])
 def test_options_that_do_not_fit_the_preset_are_one_line_errors(args, message):

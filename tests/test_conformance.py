@@ -21,7 +21,8 @@ ESTIMATORS = [MemoryNetworkClassifier(random_state=0),
 
 
 # Summed float32 distances of a receptive-field model (and the float32 codes of the prototype model) change in their
-# last bits (relative 1e-6) with the shape of the BLAS product, i.e. with the batch; the check demands 1e-7. test_receptive_fields checks batch invariance at 1e-4.
+# last bits (relative 1e-6) with the shape of the BLAS product, i.e. with the batch; the check demands 1e-7.
+# test_receptive_fields checks batch invariance at 1e-4.
 _FLOAT32_NOISE = {"check_methods_subset_invariance": "float32 BLAS rounding depends on the batch shape (1e-6)"}
 
 

@@ -9,7 +9,13 @@ import time
 import numpy as np
 import pytest
 
-from memorynet import LocalReceptiveFieldClassifier, MemoryNetworkClassifier, datasets, scale_pixels
+from memorynet import (
+    LocalReceptiveFieldClassifier,
+    MemoryNetworkClassifier,
+    PrototypeCodeClassifier,
+    datasets,
+    scale_pixels,
+)
 from memorynet import distributed as mdist
 
 da = pytest.importorskip("dask.array")
@@ -163,3 +169,9 @@ def test_the_documented_two_worker_example_runs_and_meets_the_target(data_dir, t
                          timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) >= 0.969 - 0.003  # within 0.3 points of one stream (96.9 %)
+
+
+def test_a_model_without_labelled_memories_is_refused(digits):
+    X, y, _, _ = digits
+    with pytest.raises(ValueError, match="has none to merge"):
+        mdist.fit(PrototypeCodeClassifier(), X, y, n_shards=2)

@@ -341,3 +341,17 @@ def test_banks_without_neurons_nan_classes_and_overflowing_counters_are_refused(
     rewrite(path, **arrays)
     with pytest.raises(ModelFileError, match=message):
         load_model(path)
+
+
+def test_version_2_files_still_load_and_state_arrays_must_match_the_header(fitted, tmp_path):
+    model, X = fitted
+    path = model.save(tmp_path / "m.mnet")
+    rewrite(path, header={"format_version": 2})  # what memorynet wrote before the readout arrays existed
+    np.testing.assert_array_equal(load_model(path)[0].predict(X), model.predict(X))
+    path = model.save(tmp_path / "n.mnet")
+    rewrite(path, state_extra=np.zeros(3))  # an array the header does not list
+    with pytest.raises(ModelFileError, match="not those the header lists"):
+        load_model(path)
+    rewrite(path, header={"state_arrays": ["extra"]})  # listed, but a paper model stores none
+    with pytest.raises(ModelFileError, match="does not store"):
+        load_model(path)

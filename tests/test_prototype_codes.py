@@ -111,3 +111,22 @@ def test_probabilities_are_the_readout_posteriors(digits):
     proba = model.predict_proba(X[1200:])
     np.testing.assert_allclose(proba.sum(1), 1)
     np.testing.assert_array_equal(model.classes_[proba.argmax(1)], model.predict(X[1200:]))
+
+
+def test_the_best_presets_are_the_frontier_runs_validation_choice():
+    import json
+    from pathlib import Path
+
+    from memorynet import LocalReceptiveFieldClassifier
+    from memorynet.presets import PRESETS
+
+    result = json.loads((Path(__file__).resolve().parents[1] / "docs" / "data" / "frontier.json").read_text())
+    for name, choice in result["presets"].items():
+        chain, cls, values = PRESETS[f"{name}-best"]
+        row = next(r for r in result["rows"] if r["dataset"] == name and r["label"] == choice["label"])
+        assert chain == row["chain"]
+        if cls is LocalReceptiveFieldClassifier:
+            assert (chain, cls, values) == PRESETS[f"{name}-rf"] and row["entry"]["model"] == "receptive-fields"
+        else:
+            assert cls is PrototypeCodeClassifier and row["entry"]["model"] == "codes"
+            assert {k: v for k, v in values.items() if k != "n_jobs"} == choice["params"]

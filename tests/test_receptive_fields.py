@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from memorynet import LocalReceptiveFieldClassifier, load_model, save_model
-from memorynet.presets import preset
+from memorynet import LocalReceptiveFieldClassifier, PrototypeCodeClassifier, load_model, save_model
+from memorynet.presets import PRESETS, preset
 from memorynet.receptive_fields import patch_grid
 
 
@@ -93,7 +93,7 @@ def test_probabilities_of_an_image_do_not_depend_on_the_batch(digits, combine):
 
 def test_preset_pipeline_saves_and_loads_as_one_file(digits, tmp_path):
     X = np.kron(digits.X_train[:300] * (255 / 16), np.ones((1, 1, 2, 2)))
-    pipeline = preset("mnist-best", random_state=0, max_neurons=100).fit(X, digits.y_train[:300])
+    pipeline = preset("mnist-rf", random_state=0, max_neurons=100).fit(X, digits.y_train[:300])
     pipeline[-1].save(tmp_path / "m.mnet")
     loaded, meta = load_model(save_model(pipeline, tmp_path / "p.mnet", {"k": 1}))
     assert meta == {"k": 1} and loaded[0].get_params() == pipeline[0].get_params()
@@ -102,15 +102,21 @@ def test_preset_pipeline_saves_and_loads_as_one_file(digits, tmp_path):
     assert type(LocalReceptiveFieldClassifier.load(tmp_path / "m.mnet")) is LocalReceptiveFieldClassifier
 
 
-@pytest.mark.parametrize("name", ["paper", "mnist-best", "cifar10-best"])
+@pytest.mark.parametrize("name", list(PRESETS))
 def test_presets_are_unfitted_pipelines_that_learn(name, digits):
     pipeline = preset(name, random_state=0)
     assert not hasattr(pipeline[-1], "classes_")
-    if name == "cifar10-best":
+    if isinstance(pipeline[-1], PrototypeCodeClassifier):  # a stream long enough for its warm-up, scaled down
+        pipeline[-1].set_params(max_neurons=16, warmup=300, whiten_images=100, batch_size=100, patch_size=6,
+                                stride=2)
+        X = np.kron(digits.X_train * (255 / 16), np.ones((1, 1, 2, 2)))
+        X = np.repeat(X, 3, axis=1) if pipeline[0].chain.startswith("opponent") else X
+        assert pipeline.fit(X, digits.y_train).score(X, digits.y_train) > 0.9
+    elif name.startswith("cifar10"):
         rng = np.random.default_rng(0)
         X, y = rng.integers(0, 256, (60, 3, 16, 16)), np.arange(60) % 3
         assert pipeline.fit(X, y).score(X, y) > 0.9
-    elif name == "mnist-best":
+    elif name.startswith("mnist"):
         X = np.kron(digits.X_train[:300] * (255 / 16), np.ones((1, 1, 2, 2)))  # 16x16 so the 14px patches fit
         assert pipeline.fit(X, digits.y_train[:300]).score(X, digits.y_train[:300]) > 0.9
     else:

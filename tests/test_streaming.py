@@ -45,7 +45,9 @@ def test_checkpoint_of_another_stream_is_refused(stream, tmp_path):
 
 
 _MODELS = {"paper": ["--batch-size", "8", "--max-neurons", "1500"],
-           "mnist-best": ["--preset", "mnist-best", "--batch-size", "64", "--max-neurons", "300"]}
+           "mnist-rf": ["--preset", "mnist-rf", "--batch-size", "64", "--max-neurons", "300"],
+           "prototype codes": ["--preset", "cifar10-best", "--preprocessing", "dog+standardize", "--max-neurons", "32",
+                               "--warmup", "1500", "--whiten-images", "700", "--batch-size", "250"]}
 
 
 def _stream_command(data_dir, checkpoint, model):
@@ -86,3 +88,6 @@ def test_kill_minus_nine_and_resume_on_mnist(data_dir, tmp_path, model):
         np.testing.assert_array_equal(bank_a.memories, bank_b.memories)
         np.testing.assert_array_equal(bank_a.counters, bank_b.counters)
         np.testing.assert_array_equal(bank_a.classes, bank_b.classes)
+    if hasattr(a[-1], "readout_"):  # the prototype-code model's readout statistics survive too
+        for name in ("means_", "counts_", "upper_scatter_"):
+            np.testing.assert_array_equal(getattr(a[-1].readout_, name), getattr(b[-1].readout_, name))

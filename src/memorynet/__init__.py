@@ -10,5 +10,5 @@ from .receptive_fields import LocalReceptiveFieldClassifier
 
 __version__ = library_version()
 
-__all__ = ["MemoryNetworkClassifier", "LocalReceptiveFieldClassifier", "PrototypeCodeClassifier", "ImagePreprocessor", "NeuronBank",
-           "load_model", "save_model", "scale_pixels", "__version__"]
+__all__ = ["MemoryNetworkClassifier", "LocalReceptiveFieldClassifier", "PrototypeCodeClassifier", "ImagePreprocessor",
+           "NeuronBank", "load_model", "save_model", "scale_pixels", "__version__"]

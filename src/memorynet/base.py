@@ -85,6 +85,8 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
     :meth:`_new_banks`, :meth:`_learn_rows` and prediction.
     """
 
+    _empty_banks_allowed = False  # a fitted model has a neuron in every bank
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         persistence.ESTIMATORS[cls.__name__] = cls  # model files name the estimator class
@@ -370,6 +372,8 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
         """Install learned state read from a verified model file (raises ``ValueError`` if it does not fit)."""
         if arrays:
             raise ValueError(f"arrays {sorted(arrays)} that a {type(self).__name__} does not store")
+        if min(len(bank) for bank in banks) < 1 and not self._empty_banks_allowed:
+            raise ValueError("a bank without neurons (a fitted model has at least one per bank)")
         self.classes_ = classes
         self.image_shape_ = tuple(state["image_shape"])
         self._check_layout(self.image_shape_)

@@ -27,6 +27,8 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from .bank import NeuronBank
+from .model import MemoryNetworkClassifier
+from .receptive_fields import LocalReceptiveFieldClassifier
 
 __all__ = ["merge", "fit", "fit_positions", "predict", "predict_proba", "score", "connect"]
 
@@ -117,6 +119,9 @@ def fit(estimator, X, y, *, client=None, n_shards: int = 4, classes=None, tree: 
     merges then average the shards' neurons into one another); ``"split"`` gives each ``max_neurons // n_shards``
     (the merges then mostly grow: the shards' neurons side by side). Returns the fitted model, an ordinary
     estimator."""
+    if not isinstance(estimator, (MemoryNetworkClassifier, LocalReceptiveFieldClassifier)):
+        raise ValueError(f"distributed.fit merges the labelled memories of shards; a {type(estimator).__name__} "
+                         "has none to merge: fit it on one machine (or use a paper or receptive-field model)")
     dask, _, _ = _dask()
     if n_shards < 1:
         raise ValueError(f"n_shards must be at least 1, got {n_shards}")

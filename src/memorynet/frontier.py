@@ -284,7 +284,8 @@ def _params_text(params: dict) -> str:
 def markdown(result: dict) -> str:
     """The test table, the validation choices behind it, and the quoted figures, apart."""
     lines = ["| data | model | role | preprocessing | chosen on validation | test accuracy (mean ± std) | seeds "
-             "| fit s | predict s | peak memory MB | values learnt |", "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+             "| fit s | predict s | peak memory MB | values learnt |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in summary(result):
         lines.append(f"| {r['dataset']} | {r['label']} | {r['role']} | {r['chain']} | {_params_text(r['params'])} "
                      f"| {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % | {r['seeds']} | {r['fit_seconds']:.1f} "

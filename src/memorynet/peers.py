@@ -12,13 +12,13 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import linalg
+from scipy.linalg import blas
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.kernel_approximation import RBFSampler
 from sklearn.neural_network import MLPClassifier
-from scipy import linalg
-from scipy.linalg import blas
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 

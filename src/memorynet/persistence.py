@@ -262,8 +262,6 @@ def _check(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dic
         raise ModelFileError(f"{path}: classes contain NaN or infinity")
     if len(classes) > 1 and not (classes[1:] > classes[:-1]).all():
         raise ModelFileError(f"{path}: classes must be sorted and distinct")
-    if sizes.min() < 1:
-        raise ModelFileError(f"{path}: a bank without neurons (a fitted model has at least one per bank)")
     if not np.isfinite(memories).all():
         raise ModelFileError(f"{path}: memories contain NaN or infinity")
     if n and (labels.min() < 0 or labels.max() >= len(classes)):

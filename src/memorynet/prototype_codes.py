@@ -117,9 +117,12 @@ class PrototypeCodeClassifier(PatchGrid, MemoryEstimator):
         "warmup": [Interval(Integral, 0, None, closed="left")],
     }
     distance, p = "l2", 2.0  # the dictionaries' distance (fixed)
+    _empty_banks_allowed = True  # the dictionaries are empty while the first images teach the whitening
 
-    def __init__(self, patch_size: int = 8, stride: int = 4, max_neurons: int = 128, *, whiten_images: int = 2000, whiten_eps: float = 1.0, shrinkage: float = 0.01, warmup: int = 5000, batch_size: int = 1000, image_shape=None, shuffle: bool = True,
-                 random_state=None, search_backend: str = "numpy", n_jobs: int | None = None, verbose: bool = False):
+    def __init__(self, patch_size: int = 8, stride: int = 4, max_neurons: int = 128, *, whiten_images: int = 2000,
+                 whiten_eps: float = 1.0, shrinkage: float = 0.01, warmup: int = 5000, batch_size: int = 1000,
+                 image_shape=None, shuffle: bool = True, random_state=None, search_backend: str = "numpy",
+                 n_jobs: int | None = None, verbose: bool = False):
         self.patch_size = patch_size
         self.stride = stride
         self.max_neurons = max_neurons

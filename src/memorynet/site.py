@@ -2,8 +2,9 @@
 
 A page carries markers ``<!-- generated:WHAT ARG -->``; :func:`render` replaces each with Markdown made from
 its source: a results file of ``memorynet reproduce`` or of the benchmark scripts (``experiment NAME``,
-``claim NAME``, ``benchmarks``, ``distributed``, ``gpu``, ``headline``), the argument parser (``cli``) or an estimator's
-docstring (``params CLASS``). :func:`figures` draws the site's figures from the same results files.
+``claim NAME``, ``benchmarks``, ``distributed``, ``gpu``, ``headline``), the argument parser (``cli``), an estimator's
+docstring (``params CLASS``) or the presets (``presets``). :func:`figures` draws the site's figures from the same
+results files.
 ``mkdocs build`` runs both through ``docs/hooks.py``; ``python -m memorynet.site README.md`` refreshes the
 README's generated blocks, which, unlike the site's pages, are stored between ``<!-- generated:... -->`` and
 ``<!-- /generated -->`` so GitHub shows them.
@@ -64,22 +65,32 @@ def _experiment_table(data: Path, name: str) -> str:
 
 
 def headline(data: Path) -> str:
-    """The README's table: the paper's model and the best presets, measured on the test sets (from ablation)."""
-    runs = _load(data, "ablation")["runs"]
-    exp, note = _grid("ablation", runs)
-    rows = experiments._order(exp, experiments.summarize(runs))
-    lines = ["| data | model | test accuracy (mean ± std) | seeds | train s | predict s |",
-             "|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        c = r["config"]
-        if c["label"].startswith("paper's model") or c["label"].endswith("(preset)"):
-            name = "paper's model" if c["label"].startswith("paper") else \
-                {"mnist": "`mnist-best` preset", "cifar10": "`cifar10-best` preset"}[c["dataset"]]
-            lines.append(f"| {c['dataset']} | {name}, {c['max_neurons']} neurons"
-                         f"{' per position' if c.get('patch_size') else ''} | {100 * r['mean']:.2f} ± "
-                         f"{100 * r['std']:.2f} % | {r['n_seeds']} | {r['train_seconds']:.1f} | "
-                         f"{r['predict_seconds']:.1f} |")
-    return "\n".join(lines) + "\n" + note
+    """The README's table: the paper's model, the receptive fields and the dictionary model per data set, measured
+    on the test sets by ``reproduce --only frontier``; the rows the ``*-best`` presets take are marked."""
+    result = _load(data, "frontier")
+    chosen = {name: choice["label"] for name, choice in result["presets"].items()}
+    lines = ["| data | model | test accuracy (mean ± std) | seeds | fit s | predict s | peak memory MB |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in frontier.summary(result):
+        if r["role"] != "peer" or r["label"].startswith(("the paper's", "local receptive")):
+            if r["role"] == "ablation":
+                continue
+            best = f" (`{r['dataset']}-best` preset)" if chosen.get(r["dataset"]) == r["label"] else ""
+            lines.append(f"| {r['dataset']} | {r['label']}{best} | {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % | "
+                         f"{r['seeds']} | {r['fit_seconds']:.1f} | {r['predict_seconds']:.1f} | "
+                         f"{r['peak_bytes'] / 2 ** 20:.0f} |")
+    return "\n".join(lines) + "\n" + _reduced(result.get("settings", {}).get("quick"))
+
+
+def presets_table() -> str:
+    """Every preset: its preprocessing chain and its estimator with the parameters it sets."""
+    from .presets import PRESETS
+
+    lines = ["| preset | preprocessing | estimator |", "|---|---|---|"]
+    for name, (chain, cls, values) in PRESETS.items():
+        shown = ", ".join(f"{k}={v!r}" for k, v in values.items() if k != "n_jobs")
+        lines.append(f"| `{name}` | `{chain}` | `{cls.__name__}({shown})` |")
+    return "\n".join(lines) + ("\n\nEvery preset but `paper` also sets `n_jobs=-1` (positions on every core).\n")
 
 
 def cli_reference(parser: argparse.ArgumentParser | None = None) -> str:
@@ -127,6 +138,8 @@ def generate(what: str, arg: str | None, data: Path) -> str:
         return _benchmark_script("gpu_table").markdown(results) + _reduced(results.get("smoke"))
     if what == "headline":
         return headline(data)
+    if what == "presets":
+        return presets_table()
     if what == "cli":
         return cli_reference()
     if what == "params":
