@@ -6,6 +6,7 @@ import base64
 import io
 import struct
 import threading
+import time
 import warnings
 import zlib
 
@@ -326,3 +327,15 @@ def test_the_serve_command_can_train_a_preset_first(tmp_path, monkeypatch):
     assert live.path == target and not target.exists()  # nothing is written until Save
     assert live.estimator.n_samples_seen_ > 0 and live.class_names == [str(d) for d in range(10)]
     assert live.save()["file"] == "digits.mnet" and load_model(target)[1]["dataset"] == "digits"
+
+
+def test_a_model_without_labelled_memories_is_refused_before_any_training(tmp_path, capsys, digits):
+    from memorynet import cli
+
+    started = time.perf_counter()
+    assert cli.main(["serve", "--preset", "cifar10-best", "--dataset", "cifar10", "--data-dir", str(tmp_path)]) == 2
+    assert "labelled memories" in capsys.readouterr().err and time.perf_counter() - started < 5
+    model = presets.preset("cifar10-best", max_neurons=8, patch_size=4, stride=4, warmup=20, whiten_images=10)
+    X = np.repeat(digits.X_train[:60, :, None] * 16, 3, axis=1).reshape(60, 3, 8, 8)
+    with pytest.raises(ValueError, match="serve a paper or receptive-field model"):
+        LiveModel(model.fit(X, digits.y_train[:60]), tmp_path / "m.mnet")

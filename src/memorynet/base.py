@@ -177,10 +177,14 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
         state.pop("_searcher_cache", None)  # engine state (FAISS indexes, device tensors) is rebuilt on demand
         return state
 
-    def _begin(self, classes: np.ndarray) -> None:
+    def _check_budget(self, classes: np.ndarray) -> None:
+        """Refuse a budget that cannot hold ``classes`` (every class needs a neuron of its own)."""
         if len(classes) > self.max_neurons:
             raise ValueError(f"max_neurons={self.max_neurons} is smaller than the number of classes "
                              f"({len(classes)}); every class needs at least one neuron")
+
+    def _begin(self, classes: np.ndarray) -> None:
+        self._check_budget(classes)
         self.classes_ = classes
         self.n_samples_seen_ = 0
         self.banks_ = self._new_banks()

@@ -403,6 +403,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         model, meta = _load_model(args.model)
     else:
         _check_output(args.model, "--model")
+        serve.check_servable(presets.PRESETS[args.preset][1])  # before minutes of training, not after
         args.dataset = args.dataset or ("cifar10" if args.preset.startswith("cifar10") else "mnist")
         dataset = _load(args)
         model = presets.preset(args.preset, random_state=args.seed, pixel_max=dataset.pixel_max,

@@ -169,6 +169,9 @@ class PrototypeCodeClassifier(PatchGrid, MemoryEstimator):
         self.patch_products_ = np.zeros((len(self.banks_), width, width))
         self.whitening_ = None
 
+    def _check_budget(self, classes: np.ndarray) -> None:
+        """Any number of prototypes serves any number of classes: the dictionaries carry no labels."""
+
     def _rule(self, n_classes: int | None = None) -> OnePassRule:
         return OnePassRule(1)  # unlabelled: one label, every prototype competes for every patch
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import warnings
 
 from .app import create_app
-from .live import LiveModel
+from .live import LiveModel, check_servable
 
-__all__ = ["LiveModel", "create_app", "run"]
+__all__ = ["LiveModel", "check_servable", "create_app", "run"]
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 

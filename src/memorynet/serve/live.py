@@ -29,6 +29,13 @@ class SaveExists(ValueError):
     """Saving would replace a file and overwriting was not asked for."""
 
 
+def check_servable(cls: type) -> None:
+    """Refuse (``ValueError``) an estimator class whose memories carry no labels for the page to show."""
+    if not issubclass(cls, (MemoryNetworkClassifier, LocalReceptiveFieldClassifier)):
+        raise ValueError(f"the page shows labelled memories, which a {cls.__name__} does not keep; serve a paper or "
+                         "receptive-field model (presets paper, mnist-rf, cifar10-rf)")
+
+
 class LiveModel:
     """A fitted (preprocessing, estimator) pipeline served to the page; ``path`` is where Save writes.
 
@@ -37,9 +44,7 @@ class LiveModel:
 
     def __init__(self, model: Pipeline, path: str | os.PathLike, class_names: list[str] | None = None,
                  metadata: dict | None = None):
-        if not isinstance(model[-1], (MemoryNetworkClassifier, LocalReceptiveFieldClassifier)):
-            raise ValueError(f"the page shows labelled memories, which a {type(model[-1]).__name__} does not keep; "
-                             "serve a paper or receptive-field model (presets paper, mnist-rf, cifar10-rf)")
+        check_servable(type(model[-1]))
         self.model = model
         self.path = Path(path)
         labels = model[-1].classes_
