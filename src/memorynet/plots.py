@@ -76,24 +76,21 @@ def plot_fewshot(result: dict, path) -> Path:
 
 def plot_frontier(rows: list[dict], path) -> Path:
     """Per data set: test accuracy (mean ± std over seeds) against seconds to fit (log axis), every row of
-    ``memorynet reproduce --only frontier`` (:func:`memorynet.frontier.summary`), marked by its role."""
+    ``memorynet reproduce --only frontier`` (:func:`memorynet.frontier.summary`); the marker says its role
+    (star: headline, square: ablation, circle: peer) and the legend below names each row."""
     names = list(dict.fromkeys(r["dataset"] for r in rows))
-    fig, axes = plt.subplots(1, len(names), figsize=(7.5 * len(names), 5), squeeze=False)
-    markers = {"headline": ("*", "tab:red"), "ablation": ("s", "tab:orange"), "peer": ("o", "tab:blue")}
+    fig, axes = plt.subplots(1, len(names), figsize=(7.5 * len(names), 6.5), squeeze=False)
+    markers = {"headline": "*", "ablation": "s", "peer": "o"}
     for ax, name in zip(axes[0], names):
-        for r in (r for r in rows if r["dataset"] == name):
-            marker, colour = markers[r["role"]]
-            ax.errorbar(r["fit_seconds"], 100 * r["mean"], yerr=100 * r["std"], marker=marker, color=colour,
-                        markersize=12 if r["role"] == "headline" else 7, capsize=3, linestyle="none")
-            ax.annotate(r["label"], (r["fit_seconds"], 100 * r["mean"]), fontsize=7, xytext=(5, 3),
-                        textcoords="offset points")
-        for role, (marker, colour) in markers.items():
-            ax.plot([], [], marker=marker, color=colour, linestyle="none", label=role)
+        for i, r in enumerate(r for r in rows if r["dataset"] == name):
+            ax.errorbar(r["fit_seconds"], 100 * r["mean"], yerr=100 * r["std"], marker=markers[r["role"]],
+                        color=plt.cm.tab10(i), markersize=13 if r["role"] == "headline" else 8, capsize=3,
+                        linestyle="none", label=r["label"] if r["role"] in r["label"] else f"{r['label']} ({r['role']})")
         ax.set(xscale="log", xlabel="seconds to fit (one pass, this machine)", ylabel="test accuracy (%)",
                title=f"{name}: accuracy against training cost")
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
     return _save(fig, path)
 
 
