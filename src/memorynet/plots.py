@@ -83,9 +83,10 @@ def plot_frontier(rows: list[dict], path) -> Path:
     markers = {"headline": "*", "ablation": "s", "peer": "o"}
     for ax, name in zip(axes[0], names):
         for i, r in enumerate(r for r in rows if r["dataset"] == name):
+            label = r["label"] if r["role"] in r["label"] else f"{r['label']} ({r['role']})"
             ax.errorbar(r["fit_seconds"], 100 * r["mean"], yerr=100 * r["std"], marker=markers[r["role"]],
                         color=plt.cm.tab10(i), markersize=13 if r["role"] == "headline" else 8, capsize=3,
-                        linestyle="none", label=r["label"] if r["role"] in r["label"] else f"{r['label']} ({r['role']})")
+                        linestyle="none", label=label)
         ax.set(xscale="log", xlabel="seconds to fit (one pass, this machine)", ylabel="test accuracy (%)",
                title=f"{name}: accuracy against training cost")
         ax.xaxis.set_minor_formatter(NullFormatter())
