@@ -80,8 +80,7 @@ def _rf_preset(dataset: str) -> tuple[str, tuple]:
 
 def entries(dataset: str, quick: bool) -> list[Entry]:
     """The rows measured for ``dataset``: the headline, its ablations and the peers."""
-    chain = {"mnist": "dog+standardize", "cifar10": "opponent+standardize"}[dataset]
-    plain = {"mnist": "standardize", "cifar10": "standardize"}[dataset]
+    chain, plain = {"mnist": "dog+standardize", "cifar10": "opponent+standardize"}[dataset], "standardize"
     rf_chain, rf_params = _rf_preset(dataset)
     if quick:
         rf_params = (("patch_size", 14), ("stride", 7), ("max_neurons", 500))
@@ -157,8 +156,8 @@ class _Data:
 
     def chain(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in self._chains:
-            apply = lambda X: preprocessing.apply(name, X, self.raw.pixel_max)  # noqa: E731
-            self._chains[name] = (apply(self.raw.X_train[self.train]), apply(self.raw.X_test[self.test]))
+            self._chains[name] = tuple(preprocessing.apply(name, X[rows], self.raw.pixel_max) for X, rows in
+                                       ((self.raw.X_train, self.train), (self.raw.X_test, self.test)))
         return self._chains[name]
 
     def split(self, chain: str, part: str) -> tuple[np.ndarray, np.ndarray]:
