@@ -27,7 +27,10 @@ _CHILD = r"""
 import hashlib, json, sys, time
 import numpy as np
 from memorynet import datasets, MemoryNetworkClassifier, scale_pixels
-from memorynet.presets import preset
+try:
+    from memorynet import preset
+except ImportError:  # a tree from before the wings
+    from memorynet.presets import preset
 dataset, kind, size, data_dir = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 ds = datasets.load(dataset, data_dir, progress=False)
 if kind == "paper":

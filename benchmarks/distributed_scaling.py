@@ -28,9 +28,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 
-from memorynet import MemoryNetworkClassifier, datasets
-from memorynet import distributed as mdist
-from memorynet.presets import preset
+from memorynet import MemoryNetworkClassifier, datasets, preset
+from memorynet.apps import distributed as mdist
 
 
 def _data(name: str, data_dir: str, chain: str = "scale", limit: int | None = None):
@@ -65,7 +64,7 @@ def _accuracy_rows(data_dir: str, quick: bool) -> list[dict]:
 
 def _validation_rows(data_dir: str, quick: bool) -> list[dict]:
     """The shard budget chosen on the validation split (the experiments' fixed one, carved from training)."""
-    from memorynet.experiments import validation_split_indices
+    from memorynet.experiments.grids import validation_split_indices
 
     rows = []
     for dataset, neurons in ((("mnist", 1000),) if quick else (("mnist", 10000), ("cifar10", 5000))):

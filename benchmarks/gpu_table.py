@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memorynet import MemoryNetworkClassifier, datasets, scale_pixels
-from memorynet.presets import preset
+from memorynet import MemoryNetworkClassifier, datasets, preset, scale_pixels
 
 CASES = [("mnist", "paper, 10000 neurons", None, 10000), ("mnist", "paper, 60000 neurons", None, 60000),
          ("cifar10", "paper, 10000 neurons", None, 10000), ("cifar10", "paper, 50000 neurons", None, 50000),

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from memorynet import datasets
-from memorynet.continual import SHRINKAGES
-from memorynet.experiments import validation_split_indices
-from memorynet.peers import StreamingLDA
-from memorynet.presets import preset
+from memorynet import datasets, preset
+from memorynet.experiments.continual import SHRINKAGES
+from memorynet.experiments.grids import validation_split_indices
+from memorynet.experiments.peers import StreamingLDA
 
 
 def position_features(est, X: np.ndarray) -> np.ndarray:

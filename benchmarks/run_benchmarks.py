@@ -162,8 +162,7 @@ def _preset_products(task: dict) -> dict:
     training compares, after the memory fills, each batch's inputs of class c with the neurons of class c. With no
     threshold every position grows the same rows, so every position's training products have the same shapes.
     """
-    from memorynet import datasets
-    from memorynet.presets import preset
+    from memorynet import datasets, preset
 
     ds = datasets.load(task["dataset"], task["data_dir"], progress=False)
     X, y = ds.X_train[:task["n_train"]], ds.y_train[:task["n_train"]]
@@ -207,7 +206,8 @@ def _search_side_by_side(task: dict) -> dict:
     process, alternating, ``SIDE_BY_SIDE`` times each: medians, and whether their predictions agree."""
     import faiss
 
-    from memorynet import MemoryNetworkClassifier, quantized
+    from memorynet import MemoryNetworkClassifier
+    from memorynet.engine import quantized
 
     X, y, X_test, _ = _data(task["dataset"], task["data_dir"], task["n_train"], task["n_test"])
     models = {backend: MemoryNetworkClassifier(task["max_neurons"], random_state=0, search_backend=backend).fit(X, y)
@@ -311,7 +311,7 @@ def run(data_dir: str, smoke: bool) -> dict:
     results["presets"] = [_in_fresh_process(_preset_products, dict(mnist, preset="mnist-rf", **small)),
                           _in_fresh_process(_preset_products, dict(cifar, preset="cifar10-rf", **small))]
     from memorynet import __version__
-    from memorynet.evaluation import machine_info
+    from memorynet.experiments.evaluation import machine_info
 
     results.update(smoke=smoke, version=__version__, machine=machine_info())
     return results

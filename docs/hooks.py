@@ -1,8 +1,10 @@
-"""MkDocs hooks: the site's generated parts come from the results files in docs/data (see memorynet.site)."""
+"""MkDocs hooks: the site's generated parts come from the results files in docs/data (see docs/generate.py)."""
 
+import sys
 from pathlib import Path
 
-from memorynet import site
+sys.path.insert(0, str(Path(__file__).parent))  # the generator lives beside the pages it fills
+import generate as site  # noqa: E402
 
 DOCS = Path(__file__).parent
 DATA = DOCS / "data"

@@ -15,6 +15,14 @@ def _data_dir() -> Path | None:
     return Path(value) if value and (Path(value) / "mnist").is_dir() else None
 
 
+def pytest_collection_modifyitems(items):
+    """Every test that reaches the benchmark data (through ``data_dir`` or a fixture built on it) carries the
+    ``data`` marker: ``pytest -m "not data"`` runs what needs no data, and no test can forget the marker."""
+    for item in items:
+        if "data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     """Decoded arrays go to one cache per test session, never the user's own cache."""
@@ -51,7 +59,7 @@ def quick_results(data_dir, tmp_path_factory) -> Path:
     import sys
 
     out = tmp_path_factory.mktemp("quick")
-    result = subprocess.run([sys.executable, "-m", "memorynet.cli", "reproduce", "--quick", "--data-dir",
+    result = subprocess.run([sys.executable, "-m", "memorynet", "reproduce", "--quick", "--data-dir",
                              str(data_dir), "--out", str(out), "--jobs", "2", "--no-progress"],
                             capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]

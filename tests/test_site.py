@@ -11,11 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memorynet import params, site
-from memorynet.cli import build_parser
+from memorynet.apps import params
+from memorynet.apps.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS, DATA = ROOT / "docs", ROOT / "docs" / "data"
+sys.path.insert(0, str(DOCS))  # the generator lives beside the pages it fills
+import generate as site  # noqa: E402
+
 RESULT_PAGES = sorted((DOCS / "results").glob("*.md")) + [DOCS / "benchmarks.md", DOCS / "cluster.md"]
 _NAMES = re.compile(r"CIFAR-10|1-NN|Figure 2|float32|float64|\b(?:19|20)\d\d\b|2409\.17282")  # names and citations
 _DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d+")

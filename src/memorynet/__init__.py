@@ -1,14 +1,26 @@
-"""memorynet: the Memory Network (Ruiz & Gupta 2024), one-pass learning without backpropagation."""
+"""memorynet: the Memory Network (Ruiz & Gupta 2024), one-pass learning without backpropagation.
 
-from ._formats import library_version
-from .bank import NeuronBank
-from .model import MemoryNetworkClassifier
-from .persistence import load_model, save_model
-from .preprocessing import ImagePreprocessor, scale_pixels
-from .prototype_codes import PrototypeCodeClassifier
-from .receptive_fields import LocalReceptiveFieldClassifier
+The package stands in wings, each importing only those below it: :mod:`memorynet.engine` (banks, kernels,
+searchers, the one-pass rule), :mod:`memorynet.io` (data sets, user inputs, the model-file container),
+:mod:`memorynet.models` (the estimators, their readout and preprocessing, presets, saving and streaming),
+:mod:`memorynet.experiments` (the harness, peers, plots) and :mod:`memorynet.apps` (CLI, web page, Dask).
+"""
+
+from .engine.bank import NeuronBank
+from .io import datasets
+from .io.formats import library_version
+from .models import (
+                     ImagePreprocessor,
+                     LocalReceptiveFieldClassifier,
+                     MemoryNetworkClassifier,
+                     PrototypeCodeClassifier,
+                     load_model,
+                     preset,
+                     save_model,
+                     scale_pixels,
+)
 
 __version__ = library_version()
 
 __all__ = ["MemoryNetworkClassifier", "LocalReceptiveFieldClassifier", "PrototypeCodeClassifier", "ImagePreprocessor",
-           "NeuronBank", "load_model", "save_model", "scale_pixels", "__version__"]
+           "NeuronBank", "load_model", "save_model", "scale_pixels", "preset", "datasets", "__version__"]

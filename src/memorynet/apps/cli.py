@@ -1,0 +1,441 @@
+"""Command-line interface: a thin layer over the library. ``memorynet --help`` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from .. import __version__
+from ..experiments.evaluation import machine_info, train_and_evaluate
+from ..io import datasets
+from ..io.atomic import atomic_write
+from ..io.inputs import read_images
+from ..models import presets
+from ..models.memory_network import MemoryNetworkClassifier
+from ..models.persistence import load_model, save_model
+from ..models.preprocessing import ImagePreprocessor, check_chain
+from ..models.prototype_codes import PrototypeCodeClassifier
+from ..models.receptive_fields import LocalReceptiveFieldClassifier
+from ..models.streaming import stream_fit
+from . import params
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (with a pointer to --help), not a usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+_NOT_ON_THE_COMMAND_LINE = {"random_state", "verbose", "image_shape", "shuffle"}  # --seed, --no-progress; inferred
+
+
+def _model_parameters() -> dict[str, tuple[object, tuple[str, str]]]:
+    """Every estimator parameter a command line may set: ``{name: (default, (type text, description))}``."""
+    out = {}
+    for cls in (MemoryNetworkClassifier, LocalReceptiveFieldClassifier, PrototypeCodeClassifier):
+        docs, defaults = params.parameter_docs(cls, MemoryNetworkClassifier), params.parameter_defaults(cls)
+        out.update({n: (defaults[n], docs[n]) for n in defaults if n not in _NOT_ON_THE_COMMAND_LINE and n not in out})
+    return out
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """Options derived from the estimators' signatures and docstrings; unset ones keep the preset's values."""
+    group = parser.add_argument_group("model", "a preset, then any of its estimator's parameters")
+    group.add_argument("--preset", choices=list(presets.PRESETS), default="paper",
+                       help="named configuration: preprocessing + estimator (default: paper, the paper's model "
+                            "on pixels scaled to [0, 1])")
+    group.add_argument("--preprocessing", default=argparse.SUPPRESS,
+                       help="preprocessing chain, e.g. 'dog+standardize' (default: the preset's)")
+    group.add_argument("--seed", type=int, default=0, help="seed of the training order (default: 0)")
+    for name, (default, (kind, text)) in _model_parameters().items():
+        flag = "--" + name.replace("_", "-")
+        text = text.replace("%", "%%").replace("``", "")
+        if isinstance(default, bool):
+            group.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
+            continue
+        choices = re.findall(r'"(\w+)"', kind.split("}")[0]) if kind.startswith("{") else None
+        convert = int if isinstance(default, int) or kind.startswith("int") else \
+            float if isinstance(default, float) or default is None else str
+        group.add_argument(flag, type=convert, choices=choices, default=argparse.SUPPRESS,
+                           help=f"{text} (unset: the preset's value)")
+
+
+def _model(args: argparse.Namespace, pixel_max: float):
+    """The preset's unfitted pipeline with the options given on the command line."""
+    chosen = {name: getattr(args, name) for name in _model_parameters() if hasattr(args, name)}
+    _, cls, _ = presets.PRESETS[args.preset]
+    accepted = params.parameter_defaults(cls)
+    foreign = [name for name in chosen if name not in accepted]
+    if foreign:
+        raise ValueError(f"preset {args.preset!r} uses {cls.__name__}, which has no "
+                         f"{', '.join('--' + n.replace('_', '-') for n in foreign)}")
+    model = presets.preset(args.preset, random_state=args.seed, pixel_max=pixel_max,
+                           verbose=not args.no_progress, **chosen)
+    if hasattr(args, "preprocessing"):
+        model.set_params(preprocess__chain=args.preprocessing)
+    return model
+
+
+def _data_options(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", choices=datasets.DATASETS, default=default,
+                       help=f"data set (default: {default}; digits ships with scikit-learn, no download)")
+    group.add_argument("--data-dir", default=None,
+                       help="folder holding the official files (default: $MEMORYNET_DATA, else the cache)")
+    group.add_argument("--download", action="store_true", help="download missing files into --data-dir")
+    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _load(args: argparse.Namespace) -> datasets.Dataset:
+    return datasets.load(args.dataset, args.data_dir, download=True if args.download else None,
+                         progress=not args.no_progress)
+
+
+def write_json(path: str | Path, payload: dict) -> None:
+    """Write ``payload`` as JSON atomically (the old file survives any failure)."""
+    text = json.dumps(payload, indent=2, sort_keys=True).encode()
+    atomic_write(path, lambda fh: fh.write(text))
+
+
+def _model_metadata(dataset: datasets.Dataset) -> dict:
+    """What a saved model needs to name its data and classes (its preprocessing is part of the model)."""
+    return {"dataset": dataset.name, "pixel_max": dataset.pixel_max, "class_names": list(dataset.class_names)}
+
+
+def _params_of(model) -> dict:
+    """The preprocessing chain and the estimator's parameters (without ``verbose``), as JSON-ready values."""
+    return {"preprocessing": model[0].chain, **{k: v for k, v in model[-1].get_params().items() if k != "verbose"}}
+
+
+def _train_on_cluster(args: argparse.Namespace, model: Pipeline, dataset: datasets.Dataset) -> dict:
+    """Data-parallel training on a Dask cluster (``--scheduler``) or a local one; prediction here."""
+    from . import distributed
+
+    with distributed.connect(args.scheduler, n_workers=args.workers) as client:
+        X = model[0].transform(dataset.X_train)  # the fixed preprocessing, applied once here
+        start = time.perf_counter()
+        fitted = distributed.fit(model[-1], X, dataset.y_train, client=client, n_shards=args.shards,
+                                 shard_budget=args.shard_budget)
+        train_seconds = time.perf_counter() - start
+    model.steps[-1] = ("network", fitted)
+    start = time.perf_counter()
+    accuracy = float(np.mean(model.predict(dataset.X_test) == dataset.y_test))
+    return {"dataset": dataset.name, "accuracy": accuracy, "n_neurons": fitted.n_neurons_,
+            "n_train": len(dataset.y_train), "n_test": len(dataset.y_test), "train_seconds": train_seconds,
+            "predict_seconds": time.perf_counter() - start, "shards": args.shards, "shard_budget": args.shard_budget,
+            "scheduler": args.scheduler or f"LocalCluster({args.workers} workers)"}
+
+
+def _check_output(path: str | None, option: str) -> None:
+    """Refuse an output path that names a folder, before any work is done."""
+    if path is not None and (path.endswith(("/", "\\")) or Path(path).is_dir()):
+        raise ValueError(f"{option} needs a file path, got the folder {path}; add a file name such as model.mnet")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    _check_output(args.save, "--save")
+    _check_output(args.json, "--json")
+    dataset = _load(args)
+    model = _model(args, dataset.pixel_max)
+    on_cluster = args.scheduler is not None or args.shards is not None
+    if on_cluster:
+        args.shards = 4 if args.shards is None else args.shards
+        if args.shards < 1 or args.workers < 1:
+            raise ValueError(f"--shards and --workers must be at least 1, got {args.shards} and {args.workers}")
+        result = _train_on_cluster(args, model, dataset)
+    else:
+        result = train_and_evaluate(model, dataset)
+    if args.save:
+        save_model(model, args.save, _model_metadata(dataset))
+    result.update(preset=args.preset, params=_params_of(model), version=__version__, machine=machine_info())
+    print(f"dataset   {dataset.name}: {result['n_train']} train / {result['n_test']} test images, "
+          f"preprocessing {model[0].chain}")
+    print(f"accuracy  {result['accuracy']:.4f} on the test set")
+    print(f"neurons   {result['n_neurons']} of {model[-1].max_neurons * len(model[-1].banks_)}")
+    where = f", {result['shards']} shards on {result['scheduler']}" if on_cluster else ""
+    print(f"train     {result['train_seconds']:.2f} s (one pass{where})")
+    print(f"inference {result['predict_seconds']:.2f} s ({result['n_test'] / result['predict_seconds']:.0f} "
+          "images/s)")
+    if args.save:
+        print(f"saved     {args.save}")
+    if args.json:
+        write_json(args.json, result)
+        print(f"wrote     {args.json}")
+    return 0
+
+
+def _check_metadata(path: str, meta: dict, n_classes: int) -> dict:
+    """The metadata the commands use, checked (version 1 files do not checksum their header)."""
+    names = meta.get("class_names")
+    if names is not None and (not isinstance(names, list) or len(names) != n_classes
+                              or not all(isinstance(n, str) for n in names)):
+        raise ValueError(f"{path}: metadata class_names must be {n_classes} strings, got {names!r:.80}")
+    if meta.get("dataset") is not None and meta["dataset"] not in datasets.DATASETS:
+        raise ValueError(f"{path}: metadata names an unknown data set {meta['dataset']!r:.40}")
+    pixel_max = meta.get("pixel_max", 255.0)
+    if isinstance(pixel_max, bool) or not isinstance(pixel_max, int | float) or not pixel_max > 0:
+        raise ValueError(f"{path}: metadata pixel_max must be a positive number, got {pixel_max!r:.40}")
+    if "preprocessing" in meta:
+        try:
+            check_chain(meta["preprocessing"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: metadata {exc}") from None
+    return meta
+
+
+def _load_model(path: str) -> tuple[Pipeline, dict]:
+    """A saved model as a pipeline that takes raw images (version 1 files name their preprocessing in metadata)."""
+    model, meta = load_model(path)
+    meta = _check_metadata(path, meta, len((model[-1] if isinstance(model, Pipeline) else model).classes_))
+    if not isinstance(model, Pipeline):
+        preprocessor = ImagePreprocessor(meta.get("preprocessing", "scale"), meta.get("pixel_max", 255.0))
+        model = Pipeline([("preprocess", preprocessor.fit()), ("network", model)])
+    return model, meta
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    model, meta = _load_model(args.model)
+    args.dataset = args.dataset or meta.get("dataset") or "digits"
+    dataset = _load(args)
+    start = time.perf_counter()
+    accuracy = model.score(dataset.X_test, dataset.y_test)
+    seconds = time.perf_counter() - start
+    print(f"accuracy  {accuracy:.4f} on the {dataset.name} test set ({len(dataset.y_test)} images)")
+    print(f"neurons   {model[-1].n_neurons_} of {model[-1].max_neurons * len(model[-1].banks_)}")
+    print(f"inference {seconds:.2f} s")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    model, meta = _load_model(args.model)
+    names = meta.get("class_names")
+    shape = tuple(model[-1].image_shape_)
+    for path, images in read_images(args.inputs):
+        if images.ndim == len(shape) and images.shape == shape:
+            images = images[None]  # a single image
+        if images.ndim == 2 and shape[0] == 1:
+            images = images[None, None]
+        for i, label in enumerate(model.predict(images)):
+            name = names[int(label)] if names and np.issubdtype(type(label), np.integer) else label
+            print(f"{path}\t{i}\t{label}\t{name}")
+    return 0
+
+
+def _cmd_stream(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1 or args.checkpoint_every < 1:
+        raise ValueError(f"--limit must be at least 1 (got {args.limit}) and --checkpoint-every at least 1 "
+                         f"(got {args.checkpoint_every})")
+    _check_output(args.checkpoint, "--checkpoint")
+    dataset = _load(args)
+    order = np.random.default_rng(args.seed).permutation(len(dataset.y_train))[: args.limit]
+    model = _model(args, dataset.pixel_max)
+    identity = {"dataset": dataset.name, "seed": args.seed, "limit": args.limit, "every": args.checkpoint_every,
+                "preset": args.preset, "params": _params_of(model)}
+    model = stream_fit(model, dataset.X_train[order], dataset.y_train[order], args.checkpoint,
+                       every=args.checkpoint_every, classes=np.arange(len(dataset.class_names)), identity=identity,
+                       metadata=_model_metadata(dataset), progress=not args.no_progress)
+    accuracy = model.score(dataset.X_test, dataset.y_test)
+    print(f"streamed  {model[-1].n_samples_seen_} images; checkpoint {args.checkpoint}")
+    print(f"accuracy  {accuracy:.4f} on the test set")
+    print(f"neurons   {model[-1].n_neurons_} of {model[-1].max_neurons * len(model[-1].banks_)}")
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from ..experiments import claims
+    from ..experiments import grids as experiments
+
+    names = _experiment_names() if args.only is None else args.only
+    for name in names:
+        if name in claims.CLAIMS:
+            for path in claims.run_claim(name, args.out, args.data_dir, args.quick, not args.no_progress):
+                print(f"wrote {path}")
+            print((Path(args.out) / f"{name}.md").read_text())
+            continue
+        exp = experiments.experiment(name, quick=args.quick)
+        runs = experiments.run_experiment(exp, args.out, data_dir=args.data_dir, jobs=args.jobs,
+                                          scheduler=args.scheduler, progress=not args.no_progress)
+        for path in experiments.write_report(exp, runs, args.out):
+            print(f"wrote {path}")
+        print(experiments.markdown_table(exp, runs))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``memorynet`` argument parser with all subcommands."""
+    parser = _Parser(
+        prog="memorynet",
+        description="The Memory Network (Ruiz & Gupta 2024): one-pass learning with neuron memories, "
+                    "no backpropagation, no convolutions.")
+    parser.add_argument("--version", action="version", version=f"memorynet {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser("train", help="train in one pass, then evaluate on the test set",
+                                description="Train a Memory Network in one pass over the training split, "
+                                            "evaluate it on the test split, print accuracy and timings.")
+    _data_options(train)
+    _model_options(train)
+    train.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    train.add_argument("--save", metavar="PATH", help="save the fitted model (.mnet, no pickle) to PATH")
+    cluster = train.add_argument_group("cluster", "data-parallel training with Dask (pip install 'memorynet[dask]')")
+    cluster.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (tcp://HOST:PORT); default: a local "
+                         "cluster when --shards is given")
+    cluster.add_argument("--shards", type=int, default=None, help="shards learnt in parallel, then merged by the "
+                         "learning rule (default: 4 with --scheduler)")
+    cluster.add_argument("--workers", type=int, default=2, help="workers of the local cluster (default: 2)")
+    cluster.add_argument("--shard-budget", choices=["full", "split"], default="full",
+                         help="neurons per shard: all of --max-neurons (full, default) or their share (split)")
+    train.set_defaults(handler=_cmd_train)
+
+    evaluate = _model_command(commands, "evaluate", _cmd_evaluate, "score a saved model on a test set",
+                              "Load a saved model and score it on a data set's test split.")
+    _data_options(evaluate, default=None)
+
+    predict = _model_command(commands, "predict", _cmd_predict, "label images with a saved model",
+                             "Print 'file, index, label, class name' for each image in .npy arrays ((n, C, H, W), "
+                             "(n, H, W) or one image) or .png files, given in raw intensities (0-255).")
+    predict.add_argument("inputs", nargs="+", help=".npy or .png files")
+
+    stream = commands.add_parser(
+        "stream", help="learn from a stream with checkpoints; rerun to resume after a crash",
+        description="Feed the training split (in a seeded random order) through partial_fit, checkpointing "
+                    "model and stream position every N images. Rerun the same command after an interruption: it "
+                    "resumes from the checkpoint and ends with the same model as an uninterrupted run.")
+    _data_options(stream)
+    _model_options(stream)
+    stream.add_argument("--checkpoint", required=True, help="checkpoint file (.mnet), created or resumed")
+    stream.add_argument("--checkpoint-every", type=int, default=5000, help="images between checkpoints")
+    stream.add_argument("--limit", type=int, default=None, help="stream only the first N images of the order")
+    stream.set_defaults(handler=_cmd_stream)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="run the paper's experiments: tables, figures, JSON",
+        description="Run the paper's experiment grids (resumable: runs already in OUT/<experiment>.json are "
+                    "skipped) and write OUT/<experiment>.json, .md and .png.")
+    reproduce.add_argument("--only", action="append", choices=_experiment_names(),
+                           help="run only this experiment (repeatable; default: all)")
+    reproduce.add_argument("--quick", action="store_true", help="reduced grid (fewer values, 2 seeds), minutes")
+    reproduce.add_argument("--jobs", type=int, default=1, help="parallel runs with joblib (default: 1)")
+    reproduce.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:port)")
+    reproduce.add_argument("--out", default="results", help="output folder (default: results/)")
+    reproduce.add_argument("--data-dir", default=None,
+                           help="folder holding the official files (default: $MEMORYNET_DATA, else the cache)")
+    reproduce.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    reproduce.set_defaults(handler=_cmd_reproduce)
+
+    show = _model_command(commands, "show", _cmd_show, "draw a saved model: memories, classes, confusion matrix, "
+                          "nearest neurons", "Draw a saved model as PNG files in OUT: one bank's neuron memories "
+                          "(grouped by class, or a dictionary of unlabelled prototypes, with counters), each class "
+                          "as the model holds it, the confusion matrix on a test set, and the nearest neurons of a "
+                          "few test images.")
+    show.add_argument("--out", required=True, help="folder for the PNG files")
+    show.add_argument("--position", type=int, default=None,
+                      help="which bank to draw, for models with one bank per position (default: the middle one)")
+    _data_options(show, default=None)
+
+    serve = commands.add_parser(
+        "serve", help="a web page to look inside a model and teach it live (pip install 'memorynet[serve]')",
+        description="Serve a page where you see the model's neurons, draw or upload an image to see its "
+                    "prediction and nearest neurons, teach it a label (existing or new) and save it. With --preset, "
+                    "train that preset on --dataset first (then --model is where Save writes).")
+    serve.add_argument("--model", help="model file to serve (and to save to)")
+    serve.add_argument("--preset", choices=list(presets.PRESETS), default=None, help="train this preset first")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this "
+                       "machine only; another host is reachable by others and prints a warning)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the training order with --preset")
+    _data_options(serve, default=None)
+    serve.set_defaults(handler=_cmd_serve)
+    return parser
+
+
+def _model_command(commands, name: str, handler, summary: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand that works on a saved model (``--model``)."""
+    parser = commands.add_parser(name, help=summary, description=description)
+    parser.add_argument("--model", required=True, help="model file written by train --save")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _experiment_names() -> tuple[str, ...]:
+    from ..experiments.claims import CLAIMS
+    from ..experiments.grids import EXPERIMENTS
+
+    return EXPERIMENTS + CLAIMS
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from ..experiments import plots
+
+    model, meta = _load_model(args.model)
+    estimator = model[-1]
+    view = estimator.memory_view(args.position)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = meta.get("class_names")
+    written = [plots.memory_montage(view, estimator.classes_, out / "memories.png", names),
+               plots.class_images_figure(estimator.class_images(), estimator.classes_, out / "classes.png", names)]
+    args.dataset = args.dataset or meta.get("dataset") or "digits"
+    dataset = _load(args)
+    written.append(plots.confusion_figure(dataset.y_test, model.predict(dataset.X_test), estimator.classes_,
+                                          out / "confusion.png", names))
+    picks = np.random.default_rng(0).choice(len(dataset.y_test), size=min(6, len(dataset.y_test)), replace=False)
+    images = model[0].transform(dataset.X_test[picks])
+    nearest = estimator.nearest_neurons(images, 5, view["position"])
+    written.append(plots.nearest_neurons_figure(view, images.reshape(len(images), *estimator.image_shape_),
+                                                nearest, out / "nearest.png"))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from . import serve
+    except ImportError as exc:
+        raise ImportError(f"memorynet serve needs its extra ({exc.name} is missing): "
+                          "pip install 'memorynet[serve]'") from None
+    if args.preset is None and args.model is None:
+        raise ValueError("give --model FILE to serve a saved model, or --preset NAME (and --dataset) to train one")
+    if args.preset is None:
+        model, meta = _load_model(args.model)
+    else:
+        _check_output(args.model, "--model")
+        args.dataset = args.dataset or ("cifar10" if args.preset.startswith("cifar10") else "mnist")
+        dataset = _load(args)
+        model = presets.preset(args.preset, random_state=args.seed, pixel_max=dataset.pixel_max,
+                               verbose=not args.no_progress).fit(dataset.X_train, dataset.y_train)
+        model[-1].set_params(verbose=False)
+        meta = _model_metadata(dataset)
+        args.model = args.model or f"memorynet-{args.preset}.mnet"
+    live = serve.LiveModel(model, args.model, meta.get("class_names"), meta)
+    print(f"serving {args.model} ({type(model[-1]).__name__}, {model[-1].n_neurons_} neurons) on "
+          f"http://{args.host}:{args.port}/  (Ctrl+C stops)")
+    serve.run(live, args.host, args.port)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``memorynet`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        print(f"memorynet: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("memorynet: interrupted", file=sys.stderr)
+        return 130
+
+

@@ -1,0 +1,158 @@
+"""The one-pass learning rule of the Memory Network, working on a bank and a searcher (no scikit-learn).
+
+For each batch, every input against the memory as it stood at the batch's start: growth while there is room
+(always without a threshold; with one, only for inputs farther than the threshold from their label's nearest
+neuron), the new-label policy and the class budget decide which inputs may grow; the others move their nearest
+same-label neuron to the running mean ``(c r + sum x) / (c + k)``; with ``consolidate``, a novel input with no room
+frees a slot by merging its label's two closest neurons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import kernels
+from .bank import NeuronBank
+from .searchers import Searcher
+
+__all__ = ["OnePassRule", "NoRoomForClass", "merge_closest_pairs"]
+
+
+class NoRoomForClass(ValueError):
+    """The memory is full and a class has no neuron yet (``new_label_policy="error"``); ``class_index`` names it."""
+
+    def __init__(self, class_index: int, capacity: int):
+        self.class_index, self.capacity = class_index, capacity
+        super().__init__(f"the memory is full ({capacity} neurons) and class index {class_index} has no neuron "
+                         "yet; raise max_neurons, or use new_label_policy='reserve' with every class declared up "
+                         "front")
+
+
+def _first_per_group(mask: np.ndarray, groups: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Of the positions where ``mask`` holds, the first ``room[g]`` of each group g, in order, (n,) bool."""
+    picked = np.flatnonzero(mask)
+    order = np.argsort(groups[picked], kind="stable")
+    sorted_groups = groups[picked][order]
+    starts = np.searchsorted(sorted_groups, sorted_groups, side="left")
+    rank = np.empty(len(picked), dtype=np.intp)
+    rank[order] = np.arange(len(picked)) - starts  # position of each pick within its group
+    out = np.zeros(len(mask), dtype=bool)
+    out[picked[rank < room[groups[picked]]]] = True
+    return out
+
+
+@dataclass(frozen=True)
+class OnePassRule:
+    """Growth, threshold, new-label policy, class budget, consolidation and running-mean update.
+
+    ``n_classes`` is the number of declared classes (class indices 0..n_classes-1); the bank's ``capacity`` is the
+    memory budget. See :class:`memorynet.MemoryNetworkClassifier` for the meaning of each option.
+    """
+
+    n_classes: int
+    threshold: float | None = None
+    new_label_policy: str = "reserve"
+    class_budget: str = "shared"
+    consolidate: bool = False
+
+    def learn(self, bank: NeuronBank, searcher: Searcher, X: np.ndarray, classes: np.ndarray, batch_size: int,
+              order: np.ndarray | None = None, progress: bool = False, weights: np.ndarray | None = None) -> None:
+        """One pass over ``X`` (n, D) with class indices ``classes`` (n,), in ``order`` (default: as given).
+
+        Batches are gathered one at a time, never the whole shuffled data at once. ``weights`` (n,) int: an input
+        of weight w counts as w identical inputs (how banks are merged: a neuron enters as its counter's worth).
+        """
+        batches = range(0, len(X), batch_size)
+        for start in tqdm(batches, desc="one pass", unit="batch", disable=not progress, leave=False):
+            rows = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
+            self.learn_batch(bank, searcher, X[rows], classes[rows], None if weights is None else weights[rows])
+
+    def learn_batch(self, bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray,
+                    weights: np.ndarray | None = None) -> None:
+        """Learn one batch ``x`` (b, D), class indices ``classes`` (b,), against the bank as it stands now;
+        ``weights`` (b,) int, default 1: an input of weight w counts as w identical inputs.
+
+        Raises :class:`NoRoomForClass` (bank unchanged) when the memory is full and a label has no neuron yet under
+        ``new_label_policy="error"``.
+        """
+        represented = bank.class_counts(self.n_classes) > 0
+        if self.threshold is None:
+            eligible = np.ones(len(x), dtype=bool)
+        else:
+            distance, target = searcher.nearest_same_label(x, classes)
+            eligible = distance > self.threshold
+        grow = self._grow_mask(bank, eligible, classes, represented)
+        placed = self._consolidation_mask(bank, eligible, grow, classes)
+        stay = np.flatnonzero(~grow & ~placed)
+        if self.threshold is None:
+            target = np.full(len(x), -1, dtype=np.intp)
+            target[stay] = searcher.nearest_same_label(x[stay], classes[stay])[1]
+        # Labels with no neuron at the batch's start join the nearest neuron grown from this batch.
+        orphan = stay[target[stay] < 0]
+        stranded = orphan[~np.isin(classes[orphan], classes[grow])]
+        if stranded.size:
+            raise NoRoomForClass(int(classes[stranded[0]]), bank.capacity)
+        w = (lambda mask: 1) if weights is None else (lambda mask: weights[mask])  # noqa: E731
+        bank.append(x[grow], classes[grow], w(grow))
+        if orphan.size:  # their labels' only neurons are the ones just grown
+            target[orphan] = searcher.nearest_same_label(x[orphan], classes[orphan])[1]
+        if stay.size:
+            rows, memories, counts = kernels.scatter_mean_update(bank.memories, bank.counters, target[stay], x[stay],
+                                                                 None if weights is None else weights[stay])
+            bank.update_rows(rows, memories, counts)
+        if placed.any():
+            self._merge_and_place(bank, searcher, x[placed], classes[placed], w(placed))
+
+    def _class_room(self, bank: NeuronBank) -> np.ndarray:
+        """Free slots per class under ``class_budget="balanced"``, (n_classes,)."""
+        share = np.full(self.n_classes, bank.capacity // self.n_classes)
+        share[: bank.capacity % self.n_classes] += 1
+        return share - bank.class_counts(self.n_classes)
+
+    def _grow_mask(self, bank: NeuronBank, eligible: np.ndarray, classes: np.ndarray,
+                   represented: np.ndarray) -> np.ndarray:
+        """Which inputs of the batch become new neurons, in batch order, within the free slots."""
+        if self.class_budget == "balanced":  # shares sum to the capacity, unless classes were added later
+            grow = _first_per_group(eligible, classes, self._class_room(bank))
+            grow[np.flatnonzero(grow)[bank.free:]] = False
+            return grow
+        free = bank.free
+        grow = np.zeros(len(classes), dtype=bool)
+        if self.new_label_policy == "reserve":
+            novel = np.flatnonzero(eligible & ~represented[classes])
+            _, first = np.unique(classes[novel], return_index=True)
+            grow[novel[first]] = True  # first input of each unrepresented class takes its reserved slot
+            free -= int((~represented).sum())
+        grow[np.flatnonzero(eligible & ~grow)[: max(free, 0)]] = True
+        return grow
+
+    def _consolidation_mask(self, bank: NeuronBank, eligible: np.ndarray, grow: np.ndarray,
+                            classes: np.ndarray) -> np.ndarray:
+        """Novel inputs with no room that will replace a merged pair: at most half of their label's neurons."""
+        if not self.consolidate or self.threshold is None:
+            return np.zeros(len(classes), dtype=bool)
+        neurons = bank.class_counts(self.n_classes)
+        return _first_per_group(eligible & ~grow & (neurons[classes] > 0), classes, neurons // 2)
+
+    @staticmethod
+    def _merge_and_place(bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray,
+                         weights: np.ndarray | int) -> None:
+        """Merge the closest disjoint same-label pairs (counter-weighted) and store ``x`` in the freed slots."""
+        weights = np.broadcast_to(weights, len(x))
+        for label in np.unique(classes):
+            newcomers, counters = x[classes == label], weights[classes == label]
+            freed = merge_closest_pairs(bank, int(label), len(newcomers), searcher.metric, searcher.p)
+            bank.replace_rows(freed, newcomers, np.full(len(freed), label), counters)
+
+
+def merge_closest_pairs(bank: NeuronBank, class_index: int, n_pairs: int, metric: str, p: float) -> np.ndarray:
+    """Merge the ``n_pairs`` closest disjoint pairs of the class's neurons, each into its first neuron by the
+    counter-weighted mean; returns the rows of the second neurons, now spare (to be replaced or removed)."""
+    rows = np.flatnonzero(bank.classes == class_index)
+    members = bank.memories[rows]
+    keep, drop = kernels.closest_disjoint_pairs(kernels.pairwise_distances(members, members, metric, p=p), n_pairs)
+    bank.merge_rows(rows[keep], rows[drop])
+    return rows[drop]

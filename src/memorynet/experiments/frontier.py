@@ -1,0 +1,317 @@
+"""The accuracy frontier under the project's rules (one pass, no gradients, no weight sharing): the best models,
+each mechanism alone and combined, and the peers of the field, measured in one run.
+
+``memorynet reproduce --only frontier [--quick]``. Every hyperparameter is chosen on the validation split carved
+from the training set (the harness's fixed shuffle, last :data:`~memorynet.experiments.grids.VALIDATION_SIZE`
+images held out): the dictionaries' patch grid, size and whitening among :data:`CANDIDATES`, and the readout
+shrinkage of every LDA row among :data:`SHRINKAGES`; the receptive-field and paper rows keep the settings chosen
+earlier on the same split (``rf-validation``, ``threshold``) and are scored on it too, so that the preset of each
+data set is the model with the best validation accuracy. Then every row is fitted on the whole training set, seed
+by seed, and scored once on the test set, with its fit and predict seconds, the peak of memory allocated while it
+ran (traced: NumPy arrays and Python objects) and the number of values it learnt.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..io import datasets
+from ..models import preprocessing
+from ..models.base import MemoryEstimator
+from ..models.memory_network import MemoryNetworkClassifier
+from ..models.presets import PRESETS
+from ..models.prototype_codes import PrototypeCodeClassifier
+from ..models.receptive_fields import LocalReceptiveFieldClassifier
+from .grids import validation_split_indices
+from .peers import RandomFeatureLDA, StreamingLDA
+
+__all__ = ["CANDIDATES", "SHRINKAGES", "Entry", "entries", "run_frontier", "preset_choice", "summary", "markdown",
+           "figure", "QUOTED"]
+
+SHRINKAGES = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+
+
+def _grid(patch_size: int, stride: int, prototypes: int, whiten_eps: float, **more) -> dict:
+    return {"patch_size": patch_size, "stride": stride, "max_neurons": prototypes, "whiten_eps": whiten_eps, **more}
+
+
+# The dictionary model's settings tried on the validation split (the readout shrinkage is chosen for each).
+CANDIDATES = {"mnist": (_grid(7, 3, 128, 1.0), _grid(7, 3, 128, 3.0)),
+              "cifar10": (_grid(8, 4, 128, 1.0), _grid(8, 4, 128, 3.0), _grid(8, 4, 256, 1.0), _grid(8, 4, 384, 1.0))}
+QUICK_CANDIDATES = {"mnist": (_grid(8, 4, 32, 1.0, warmup=1000, whiten_images=500),
+                              _grid(7, 3, 32, 3.0, warmup=1000, whiten_images=500))}
+SEEDS, QUICK_SEEDS = (0, 1, 2), (0, 1)  # the ablations run on the first seed only (each costs a headline fit)
+QUICK_SIZES = (6000, 1000, 2000)  # --quick: training images (validation included), validation images, test images
+
+# Published results, quoted for context (never mixed with measured ones).
+QUOTED = [
+    {"method": "RanDumb: random Fourier features + streaming LDA", "rules": "one pass, no gradients",
+     "accuracy": "about 55-56", "source": "Prabhu et al. 2024, RanDumb"},
+    {"method": "Forward-Forward, local receptive fields", "rules": "gradients (local), many epochs",
+     "accuracy": "54-59", "source": "Hinton 2022, The Forward-Forward Algorithm"},
+    {"method": "Hebbian hidden layer + gradient-trained top layer", "rules": "gradients on top, many epochs",
+     "accuracy": "about 50", "source": "Krotov & Hopfield 2019, Unsupervised learning by competing hidden units"},
+    {"method": "Memory Network (the paper)", "rules": "one pass, no gradients", "accuracy": "about 40",
+     "source": "Ruiz & Gupta 2024"},
+]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the table: a model kind on one preprocessing; ``fixed`` parameters as (name, value) pairs."""
+
+    label: str
+    dataset: str
+    role: str  # "headline", "ablation" or "peer"
+    model: str  # "codes", "receptive-fields", "paper", "lda", "random-features"
+    chain: str
+    fixed: tuple = field(default_factory=tuple)
+
+
+def _rf_preset(dataset: str) -> tuple[str, tuple]:
+    chain, _, params = PRESETS[f"{dataset}-rf"]
+    return chain, tuple((k, v) for k, v in params.items() if k != "n_jobs")
+
+
+def entries(dataset: str, quick: bool) -> list[Entry]:
+    """The rows measured for ``dataset``: the headline, its ablations and the peers."""
+    chain, plain = {"mnist": "dog+standardize", "cifar10": "opponent+standardize"}[dataset], "standardize"
+    rf_chain, rf_params = _rf_preset(dataset)
+    if quick:
+        rf_params = (("patch_size", 14), ("stride", 7), ("max_neurons", 500))
+    fixed_features = 2048 if quick else 6272
+    return [
+        Entry("dictionaries + triangle codes + LDA readout (headline)", dataset, "headline", "codes", chain),
+        Entry("the same without whitening", dataset, "ablation", "codes", chain, (("whiten_images", 0),)),
+        Entry(f"the same without the fixed {chain.split('+')[0]} channels", dataset, "ablation", "codes", plain),
+        Entry("streaming LDA on the pixels (readout alone)", dataset, "peer", "lda", "scale"),
+        Entry(f"fixed random features ({fixed_features}) + streaming LDA, RanDumb-style", dataset, "peer",
+              "random-features", plain, (("n_components", fixed_features),)),
+        Entry("local receptive fields, summed class distances (previous preset)", dataset, "peer",
+              "receptive-fields", rf_chain, rf_params),
+        Entry("the paper's model, 10000 neurons", dataset, "peer", "paper", "scale", (("max_neurons", 10000),)),
+    ]
+
+
+def _estimator(entry: Entry, params: dict, seed: int):
+    params = {**params, **dict(entry.fixed)}  # what defines the row wins over what it takes from another
+    if entry.model == "codes":
+        return PrototypeCodeClassifier(**params, random_state=seed, n_jobs=-1)
+    if entry.model == "receptive-fields":
+        return LocalReceptiveFieldClassifier(**params, random_state=seed, n_jobs=-1)
+    if entry.model == "paper":
+        return MemoryNetworkClassifier(**params, random_state=seed)
+    if entry.model == "lda":
+        return StreamingLDA(**params)
+    if entry.model == "random-features":
+        return RandomFeatureLDA(**params, random_state=seed)
+    raise ValueError(f"unknown model kind {entry.model!r}")
+
+
+def _learnt_values(model) -> int:
+    """How many numbers the fitted model learnt from data (memories, readout statistics: one triangle of the
+    covariance)."""
+    if isinstance(model, RandomFeatureLDA):
+        return _learnt_values(model.lda_)
+    if isinstance(model, StreamingLDA):
+        dim = model.n_features_in_
+        return int(model.means_.size + dim * (dim + 1) // 2)
+    total = sum(bank.memories.size for bank in model.banks_)
+    if isinstance(model, PrototypeCodeClassifier):
+        total += _learnt_values(model.readout_)
+    return int(total)
+
+
+def _fit_stream(model, X: np.ndarray, y: np.ndarray, seed: int):
+    """``fit``, shuffled by ``seed`` for the learners that take rows as given (the memory models shuffle
+    themselves)."""
+    if isinstance(model, MemoryEstimator):
+        return model.fit(X, y)
+    order = np.random.default_rng(seed).permutation(len(X))
+    return model.fit(X[order].reshape(len(X), -1), y[order])
+
+
+def _predict(model, X: np.ndarray) -> np.ndarray:
+    return model.predict(X if isinstance(model, MemoryEstimator) else X.reshape(len(X), -1))
+
+
+class _Data:
+    """A data set's training, validation and test parts, preprocessed once per chain."""
+
+    def __init__(self, dataset: str, data_dir, quick: bool):
+        self.raw = datasets.load(dataset, data_dir, progress=False)
+        n_train, n_val = len(self.raw.y_train), None
+        train, test = np.arange(n_train), np.arange(len(self.raw.y_test))
+        if quick:
+            n_train, n_val, n_test = QUICK_SIZES
+            train, test = train[:n_train], test[:n_test]
+        self.train, self.test = train, test
+        self.fit_rows, self.val_rows = validation_split_indices(len(train), n_val)
+        self._chains: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def chain(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._chains:
+            self._chains[name] = tuple(preprocessing.apply(name, X[rows], self.raw.pixel_max) for X, rows in
+                                       ((self.raw.X_train, self.train), (self.raw.X_test, self.test)))
+        return self._chains[name]
+
+    def split(self, chain: str, part: str) -> tuple[np.ndarray, np.ndarray]:
+        X, X_test = self.chain(chain)
+        y, y_test = self.raw.y_train[self.train], self.raw.y_test[self.test]
+        if part == "train":
+            return X, y
+        if part == "test":
+            return X_test, y_test
+        rows = {"fit": self.fit_rows, "validation": self.val_rows}[part]
+        return X[rows], y[rows]
+
+
+def _validate(entry: Entry, data: _Data, trials: list[dict]) -> tuple[dict, list[dict]]:
+    """The parameters ``entry`` takes from the validation split among ``trials`` (and every readout shrinkage), and
+    every score behind the choice."""
+    X, y = data.split(entry.chain, "fit")
+    X_val, y_val = data.split(entry.chain, "validation")
+    tuned = entry.model in ("codes", "lda", "random-features")
+    scored = []
+    for trial in trials:
+        model = _estimator(entry, trial, seed=0)
+        start = time.perf_counter()
+        _fit_stream(model, X, y, seed=0)
+        seconds = time.perf_counter() - start
+        for shrinkage in SHRINKAGES if tuned else (None,):
+            params = {**trial, **dict(entry.fixed)} | ({} if shrinkage is None else {"shrinkage": shrinkage})
+            if shrinkage is not None:
+                model.set_params(shrinkage=shrinkage)
+            scored.append({"dataset": entry.dataset, "label": entry.label, "role": entry.role, "model": entry.model,
+                           "params": params,
+                           "accuracy": float(np.mean(_predict(model, X_val) == y_val)), "fit_seconds": seconds,
+                           "n_fit": len(y), "n_validation": len(y_val)})
+    best = max(scored, key=lambda r: r["accuracy"])  # first of equals: the smaller model, the lower shrinkage
+    return best["params"], scored
+
+
+def _measure(entry: Entry, params: dict, data: _Data, seed: int) -> dict:
+    X, y = data.split(entry.chain, "train")
+    X_test, y_test = data.split(entry.chain, "test")
+    model = _estimator(entry, params, seed)
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        _fit_stream(model, X, y, seed)
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        predictions = _predict(model, X_test)
+        predict_seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return {"dataset": entry.dataset, "label": entry.label, "role": entry.role, "seed": seed,
+            "params": {**params, **dict(entry.fixed)},
+            "accuracy": float(np.mean(predictions == y_test)), "fit_seconds": fit_seconds,
+            "predict_seconds": predict_seconds, "peak_bytes": int(peak), "learnt_values": _learnt_values(model),
+            "n_train": len(y), "n_test": len(y_test)}
+
+
+def run_frontier(data_dir=None, quick: bool = False, progress: bool = True) -> dict:
+    """Choose on validation, then measure every row on the test set; a JSON-ready dict."""
+    names = ("mnist",) if quick else ("mnist", "cifar10")
+    seeds = QUICK_SEEDS if quick else SEEDS
+    validation, rows = [], []
+    for name in names:
+        data = _Data(name, data_dir, quick)
+        candidates = (QUICK_CANDIDATES if quick else CANDIDATES)[name]
+        todo = entries(name, quick)
+        runs = sum(1 + (1 if entry.role == "ablation" else len(seeds)) for entry in todo)
+        bar = tqdm(total=runs, desc=f"frontier {name}", unit="run", disable=not progress)
+        geometry: dict = {}
+        for entry in todo:  # the headline first: its ablations keep its chosen geometry
+            trials = list(candidates) if entry.role == "headline" else [geometry] if entry.model == "codes" else [{}]
+            params, scored = _validate(entry, data, trials)
+            if entry.role == "headline":
+                geometry = {k: v for k, v in params.items() if k != "shrinkage"}
+            validation += scored
+            bar.update()
+            for seed in seeds if entry.role != "ablation" else seeds[:1]:
+                rows.append({**_measure(entry, params, data, seed), "chain": entry.chain,
+                             "entry": asdict(entry)})
+                bar.update()
+        bar.close()
+    return {"validation": validation, "rows": rows, "quoted": QUOTED, "seeds": list(seeds),
+            "presets": preset_choice(validation)}
+
+
+def preset_choice(validation: list[dict]) -> dict:
+    """Per data set, the row and parameters with the best validation accuracy among the headline model and the
+    receptive fields (the candidates for the data set's ``-best`` preset)."""
+    out = {}
+    for v in validation:
+        candidate = v["role"] == "headline" or v["model"] == "receptive-fields"
+        if candidate and (v["dataset"] not in out or v["accuracy"] > out[v["dataset"]]["accuracy"]):
+            out[v["dataset"]] = {"label": v["label"], "params": v["params"], "accuracy": v["accuracy"]}
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reporting
+
+
+def summary(result: dict) -> list[dict]:
+    """One line per (data set, row): accuracy mean and std over seeds, median costs."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in result["rows"]:
+        groups.setdefault((r["dataset"], r["label"]), []).append(r)
+    out = []
+    for (name, label), runs in groups.items():
+        acc = np.array([r["accuracy"] for r in runs])
+        out.append({"dataset": name, "label": label, "role": runs[0]["role"], "params": runs[0]["params"],
+                    "chain": runs[0]["chain"], "mean": float(acc.mean()), "std": float(acc.std()),
+                    "seeds": len(runs), **{k: float(np.median([r[k] for r in runs]))
+                                           for k in ("fit_seconds", "predict_seconds", "peak_bytes",
+                                                     "learnt_values")}})
+    return out
+
+
+def _params_text(params: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "—"
+
+
+def markdown(result: dict) -> str:
+    """The test table, the validation choices behind it, and the quoted figures, apart."""
+    lines = ["| data | model | role | preprocessing | chosen on validation | test accuracy (mean ± std) | seeds "
+             "| fit s | predict s | peak memory MB | values learnt |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in summary(result):
+        lines.append(f"| {r['dataset']} | {r['label']} | {r['role']} | {r['chain']} | {_params_text(r['params'])} "
+                     f"| {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % | {r['seeds']} | {r['fit_seconds']:.1f} "
+                     f"| {r['predict_seconds']:.1f} | {r['peak_bytes'] / 2 ** 20:.0f} | {r['learnt_values']:.3g} |")
+    lines += ["", "Fit on the whole training set and scored once on the test set; seconds and memory are medians over "
+              "seeds (peak memory: NumPy and Python allocations traced during fit and predict). The seed orders the "
+              "stream (and draws the random features); streaming LDA on pixels does not depend on the order.", "",
+              "**Validation (the choices above)**", "",
+              "| data | model | parameters | validation accuracy | fit s |", "|---|---|---|---:|---:|"]
+    best: dict[tuple, dict] = {}
+    for v in result["validation"]:
+        key = (v["dataset"], v["label"], tuple((k, x) for k, x in v["params"].items() if k != "shrinkage"))
+        if key not in best or v["accuracy"] > best[key]["accuracy"]:
+            best[key] = v
+    for v in best.values():
+        lines.append(f"| {v['dataset']} | {v['label']} | {_params_text(v['params'])} | {100 * v['accuracy']:.2f} % "
+                     f"| {v['fit_seconds']:.1f} |")
+    lines += ["", "Each configuration at its best shrinkage; fitted on the training set less the validation images.",
+              "", "**Quoted from papers (CIFAR-10, not measured here)**", "",
+              "| method | rules | accuracy (%) | source |", "|---|---|---|---|"]
+    lines += [f"| {q['method']} | {q['rules']} | {q['accuracy']} | {q['source']} |" for q in result["quoted"]]
+    return "\n".join(lines) + "\n"
+
+
+def figure(result: dict, path) -> Path:
+    """The accuracy-against-cost plot of every row."""
+    from .plots import plot_frontier
+
+    return plot_frontier(summary(result), path)

@@ -1,0 +1,231 @@
+"""The ``.mnet`` container: a pickle-free, checksummed, versioned archive of a header and named arrays.
+
+This module knows the bytes (members, sizes, checksum, versions, array kinds); which estimator the arrays make
+is :mod:`memorynet.models.persistence`'s job.
+
+Format version 2: a NumPy ``.npz`` archive, always read with ``allow_pickle=False``, holding
+
+- ``memories`` float32 (N, W): the rows of every bank, bank after bank; ``labels`` int64 (N,) class indices;
+  ``counters`` int64 (N,); ``bank_sizes`` int64 (B,): rows of each bank (one bank for the paper model, one per
+  position for receptive fields); ``classes`` (n_classes,) int64, float64 or unicode;
+- ``header``: uint8 bytes of a UTF-8 JSON object with ``format`` ("memorynet"), ``format_version``,
+  ``library_version``, ``estimator`` (class name), ``params`` (every estimator parameter), ``state``
+  (``image_shape``, ``n_samples_seen``), ``preprocessing`` (``null``, or ``{"chain", "pixel_max"}`` of the
+  :class:`~memorynet.models.preprocessing.ImagePreprocessor` in front of the estimator: the file then holds the whole
+  pipeline), ``metadata`` (free JSON) and ``sha256``: the SHA-256 of the header without that field (canonical
+  JSON) and of every array (name, dtype, shape and bytes).
+
+Format version 3 adds, for estimators with learnt state beyond their banks (the readout of
+:class:`~memorynet.PrototypeCodeClassifier`), named float32 or float64 arrays ``state_<name>``, listed in the header's
+``state_arrays`` and covered by the checksum. Version 1 files (one bank, no ``bank_sizes``, checksum over the arrays
+only) and version 2 files still load.
+
+Loading checks all of it and refuses, with ``ModelFileError`` (a ``ValueError``), anything truncated, corrupted,
+of a future format version, or crafted (object arrays, wrong dtypes or shapes, NaN/inf, labels outside the
+classes, counters below 1, banks that do not fit the estimator). Writes are atomic: an existing file is replaced
+only by a complete new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_write
+from .formats import library_version, read_npy_header
+
+__all__ = ["FORMAT_VERSION", "STATE_PREFIX", "ModelFileError", "write_model_file", "read_model_file", "read_header",
+           "state_names"]
+
+FORMAT_VERSION = 3
+_ARRAYS = {1: ("memories", "labels", "counters", "classes"),
+           2: ("memories", "labels", "counters", "bank_sizes", "classes")}
+_ARRAYS[3] = _ARRAYS[2]
+STATE_PREFIX = "state_"  # version 3: the estimator's own arrays, e.g. state_readout_scatter
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be trusted: truncated, corrupted, from a future version, or crafted."""
+
+
+def _digest(arrays: dict[str, np.ndarray], header: dict | None = None) -> str:
+    """SHA-256 of the arrays (and, from version 2, of the header less its ``sha256`` field)."""
+    digest = hashlib.sha256()
+    if header is not None:
+        digest.update(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
+    names = _ARRAYS[1] if header is None else _ARRAYS[2] + tuple(STATE_PREFIX + n for n in state_names(header))
+    for name in names:
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def state_names(header: dict) -> list[str]:
+    """The estimator arrays a version 3 header lists (none before version 3)."""
+    names = header.get("state_arrays", []) if header.get("format_version", 0) >= 3 else []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.isidentifier() for n in names):
+        raise ModelFileError("header field 'state_arrays' must be a list of names")
+    return names
+
+
+def write_model_file(path: str | os.PathLike, header: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``header`` (JSON, completed with the format fields and the checksum) and ``arrays`` to ``path``
+    atomically; an existing file is replaced only by a complete new one."""
+    header = {"format": "memorynet", "format_version": FORMAT_VERSION, "library_version": library_version(),
+              **header}
+    try:
+        header["sha256"] = _digest(arrays, header)
+        header_bytes = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    except TypeError as exc:
+        raise TypeError(f"metadata must be JSON-serialisable ({exc})") from exc
+    return atomic_write(Path(path), lambda fh: np.savez(fh, header=header_bytes, **arrays))
+
+
+MAX_HEADER_BYTES = 1 << 20  # a real header is a few KB
+_MAX_JSON_DEPTH = 32
+
+
+def _check_members(path: Path) -> None:
+    """Sizes before any allocation: every member stored uncompressed (as ``np.savez`` writes them), its ``.npy``
+    header declaring exactly the bytes the member holds, the JSON header at most ``MAX_HEADER_BYTES``."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                raise ModelFileError(f"{path}: member {info.filename} is compressed; memorynet model files never "
+                                     "are (a compressed member could expand without bound)")
+            if info.filename == "header.npy" and info.file_size > MAX_HEADER_BYTES + 128:
+                raise ModelFileError(f"{path}: header of {info.file_size} bytes, over the {MAX_HEADER_BYTES} "
+                                     "bytes a model header may have")
+            with archive.open(info) as member:
+                shape, dtype, data_bytes = read_npy_header(member)
+                if dtype.hasobject:
+                    raise ModelFileError(f"{path}: member {info.filename} holds Python objects (refused, never "
+                                         "unpickled); model files never contain Python objects")
+                declared = data_bytes + member.tell()
+            if declared != info.file_size:
+                raise ModelFileError(f"{path}: member {info.filename} declares an array of shape {shape} "
+                                     f"({declared} bytes) but holds {info.file_size} bytes")
+
+
+def _depth(value, limit: int = _MAX_JSON_DEPTH) -> int:
+    """Nesting depth of parsed JSON, counting no further than ``limit + 1``."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
+
+
+def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path}: truncated or corrupted model file (not a complete .npz archive)")
+    try:
+        _check_members(path)
+        with np.load(path, allow_pickle=False) as npz:
+            if "header" not in npz.files:
+                raise ModelFileError(f"{path}: not a memorynet model (missing header)")
+            arrays = {name: npz[name] for name in npz.files}
+    except ModelFileError:
+        raise
+    except ValueError as exc:  # object arrays need pickle, which is refused
+        raise ModelFileError(f"{path}: refused ({exc}); model files never contain Python objects") from exc
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, NotImplementedError, RuntimeError) as exc:
+        # a damaged zip directory can claim encryption, another compression or zip version
+        raise ModelFileError(f"{path}: truncated or corrupted model file ({exc})") from exc
+    raw = arrays.pop("header")
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError(f"{path}: malformed header")
+    try:
+        header = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: malformed header ({type(exc).__name__}: {exc})") from exc
+    if _depth(header) > _MAX_JSON_DEPTH:
+        raise ModelFileError(f"{path}: header nested deeper than {_MAX_JSON_DEPTH} levels")
+    if not isinstance(header, dict) or header.get("format") != "memorynet":
+        raise ModelFileError(f"{path}: not a memorynet model file")
+    return header, arrays
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """The JSON header of a model file (parameters, versions, metadata), after the same checks as loading."""
+    return read_model_file(path)[0]
+
+
+def _upgrade_v1(header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
+    """A version 1 header and arrays in version 2's shape (one bank of the paper model, no preprocessor)."""
+    header = {**header, "estimator": "MemoryNetworkClassifier", "preprocessing": None,
+              "state": {"image_shape": header["image_shape"], "n_samples_seen": header["n_samples_seen"]}}
+    return header, {**arrays, "bank_sizes": np.array([len(arrays["labels"])], dtype=np.int64)}
+
+
+def _check(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
+    """Verify version, fields, checksum and array kinds; returns a version 2 header and arrays."""
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"{path}: missing or invalid format_version")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path}: written in format version {version} by memorynet "
+                             f"{header.get('library_version')}; this memorynet reads up to version "
+                             f"{FORMAT_VERSION}: upgrade memorynet")
+    missing = set(_ARRAYS[version]) - set(arrays)
+    if missing:
+        raise ModelFileError(f"{path}: not a memorynet model (missing {', '.join(sorted(missing))})")
+    required = {1: {"params": dict, "image_shape": list, "n_neurons": int, "n_samples_seen": int, "metadata": dict,
+                    "sha256": str}}.get(version, {"params": dict, "estimator": str, "state": dict, "metadata": dict,
+                                                  "sha256": str})
+    for key, kind in required.items():
+        if not isinstance(header.get(key), kind):
+            raise ModelFileError(f"{path}: header field {key!r} missing or not a {kind.__name__}")
+    own = state_names(header)
+    if set(arrays) != set(_ARRAYS[version]) | {STATE_PREFIX + n for n in own}:
+        raise ModelFileError(f"{path}: the arrays stored are not those the header lists")
+    if _digest(arrays, header if version > 1 else None) != header["sha256"]:
+        raise ModelFileError(f"{path}: checksum mismatch: the file was modified or corrupted")
+    if version == 1:
+        if len(arrays["labels"]) != header["n_neurons"]:
+            raise ModelFileError(f"{path}: array 'labels' should be int64 with {header['n_neurons']} rows")
+        header, arrays = _upgrade_v1(header, arrays)
+    state = header["state"]
+    shape = state.get("image_shape")
+    if not isinstance(shape, list) or len(shape) != 3 or not all(type(s) is int and s > 0 for s in shape):
+        raise ModelFileError(f"{path}: image_shape {shape} must be three positive integers")
+    if type(state.get("n_samples_seen")) is not int or state["n_samples_seen"] < 0:
+        raise ModelFileError(f"{path}: n_samples_seen must be a non-negative integer")
+    memories, labels, counters, sizes = (arrays[n] for n in ("memories", "labels", "counters", "bank_sizes"))
+    n = len(memories) if memories.ndim == 2 else -1
+    expected = {"memories": (np.float32, 2), "labels": (np.int64, 1), "counters": (np.int64, 1)}
+    for name, (dtype, ndim) in expected.items():
+        if arrays[name].dtype != dtype or arrays[name].ndim != ndim or len(arrays[name]) != n:
+            raise ModelFileError(f"{path}: array {name!r} should be {np.dtype(dtype).name} with {n} rows")
+    if sizes.dtype != np.int64 or sizes.ndim != 1 or len(sizes) == 0 or sizes.min() < 0 or sizes.sum() != n:
+        raise ModelFileError(f"{path}: bank_sizes must be non-negative int64 counts adding up to {n}")
+    classes = arrays["classes"]
+    if classes.ndim != 1 or classes.dtype.kind not in "ifU" or len(classes) == 0:
+        raise ModelFileError(f"{path}: array 'classes' must be a non-empty 1-D int, float or string array")
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise ModelFileError(f"{path}: classes contain NaN or infinity")
+    if len(classes) > 1 and not (classes[1:] > classes[:-1]).all():
+        raise ModelFileError(f"{path}: classes must be sorted and distinct")
+    if not np.isfinite(memories).all():
+        raise ModelFileError(f"{path}: memories contain NaN or infinity")
+    if n and (labels.min() < 0 or labels.max() >= len(classes)):
+        raise ModelFileError(f"{path}: neuron labels outside the {len(classes)} classes")
+    if n and counters.min() < 1:
+        raise ModelFileError(f"{path}: counters must be at least 1")
+    for name in own:
+        value = arrays[STATE_PREFIX + name]
+        if value.dtype not in (np.float32, np.float64) or not np.isfinite(value).all():
+            raise ModelFileError(f"{path}: array {name!r} must be finite float32 or float64")
+    return header, arrays
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+    """The verified header (in version 2's shape or later) and arrays of a model file."""
+    return _check(Path(path), *_read(Path(path)))

@@ -1,0 +1,127 @@
+"""The int8 search path: its shortlist is certified, so it finds the float32 path's nearest neuron."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from memorynet import MemoryNetworkClassifier, NeuronBank, scale_pixels
+from memorynet.engine import kernels, quantized
+from memorynet.engine.searchers import Int8Searcher, NumpySearcher, make_searcher
+
+
+@pytest.fixture(autouse=True)
+def _int8_here():
+    """The path needs PyTorch and VNNI/AMX; CI's machine has both (.ci/run installs the CPU build of torch)."""
+    if not quantized.int8_available():
+        message = "the int8 search path is unavailable here (PyTorch, or VNNI/AMX, missing)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; CI must test it")
+        pytest.skip(message)
+
+
+def _search(X, M):
+    norms = kernels.row_sq_norms(M)
+    return quantized.nearest_one_l2_int8(X, M, norms, quantized.Int8Bank.build(M, norms))
+
+
+def _cases():
+    rng = np.random.default_rng(0)
+    base = rng.random((300, 40), dtype=np.float32)
+    yield "uniform", rng.random((700, 40), dtype=np.float32), rng.random((90, 40), dtype=np.float32)
+    yield "standardised with outliers", rng.standard_normal((700, 40)).astype(np.float32) * \
+        np.where(rng.random((700, 40)) < 0.01, 30, 1).astype(np.float32), \
+        rng.standard_normal((90, 40)).astype(np.float32)
+    yield "tiny scale", rng.random((500, 40), dtype=np.float32) * 1e-6, rng.random((60, 40), dtype=np.float32) * 1e-6
+    yield "offset", rng.random((500, 40), dtype=np.float32) + 10, rng.random((60, 40), dtype=np.float32) + 10
+    # near-duplicates: hundreds of neurons within the quantisation error of each other, so the shortlist decides
+    near = np.repeat(base[:20], 30, axis=0) + rng.standard_normal((600, 40)).astype(np.float32) * 1e-3
+    yield "near-duplicates", near, base[:20] + rng.standard_normal((20, 40)).astype(np.float32) * 1e-3
+    yield "exact duplicates", np.repeat(base[:30], 4, axis=0), np.vstack([base[:30], np.zeros((3, 40), np.float32)])
+    yield "constant columns", np.hstack([base, np.full((300, 5), 7, np.float32)]), \
+        np.hstack([rng.random((50, 40), dtype=np.float32), np.full((50, 5), 7, np.float32)])
+
+
+@pytest.mark.parametrize("name, M, X", list(_cases()), ids=[c[0] for c in _cases()])
+def test_the_nearest_neuron_is_the_float32_paths(name, M, X):
+    found = _search(X, M)
+    expected = kernels.nearest_one_l2(X, M, kernels.row_sq_norms(M))
+    exact = ((X.astype(np.float64)[:, None, :] - M.astype(np.float64)[None]) ** 2).sum(-1)
+    rows = np.arange(len(X))
+    # the re-ranking is exact: the neuron found is the nearest in float64 (to its own rounding)
+    assert (exact[rows, found[1][:, 0]] <= exact.min(axis=1) * (1 + 1e-12) + 1e-300).all()
+    gap = np.abs(exact[rows, found[1][:, 0]] - exact[rows, expected[1][:, 0]])
+    # the paths may differ only where float32 itself cannot order the two neurons: a gap within its rounding
+    x_norm, m_norm = np.linalg.norm(X, axis=1), np.linalg.norm(M, axis=1).max()
+    rounding = 4 * X.shape[1] * 2.0**-24 * (2 * x_norm * m_norm + m_norm**2)
+    differ = found[1][:, 0] != expected[1][:, 0]
+    assert (gap[differ] <= rounding[differ]).all(), (name, gap[differ], rounding[differ])
+    assert differ.mean() <= (0.3 if name == "near-duplicates" else 0)
+    np.testing.assert_allclose(found[0], expected[0], rtol=1e-4, atol=1e-4 * float(np.abs(M).max()) ** 2)
+
+
+def test_no_queries_no_answers():
+    distances, rows = _search(np.empty((0, 8), np.float32), np.eye(8, dtype=np.float32))
+    assert distances.shape == rows.shape == (0, 1)
+
+
+def test_exact_ties_go_to_the_lower_row():
+    M = np.tile(np.eye(8, dtype=np.float32), (3, 1))  # every row three times
+    distances, rows = _search(np.eye(8, dtype=np.float32), M)
+    np.testing.assert_array_equal(rows[:, 0], np.arange(8))
+    np.testing.assert_array_equal(distances[:, 0], 0)
+
+
+def test_integer_overflow_is_left_to_the_float32_path():
+    rng = np.random.default_rng(1)
+    M, X = rng.random((3, 70000), dtype=np.float32), rng.random((2, 70000), dtype=np.float32)  # 70000 * 127^2 > 2^30
+    assert _search(X, M) is None
+    bank = NeuronBank(70000, 10)
+    bank.append(M, np.arange(3))
+    searcher = Int8Searcher().attach(bank)
+    np.testing.assert_array_equal(searcher.nearest(X)[1], NumpySearcher().attach(bank).nearest(X)[1])
+
+
+def test_the_codes_follow_the_bank():
+    rng = np.random.default_rng(2)
+    bank = NeuronBank(16, 100)
+    bank.append(rng.random((40, 16), dtype=np.float32), np.arange(40) % 4)
+    searcher, reference = Int8Searcher().attach(bank), NumpySearcher().attach(bank)
+    X = rng.random((25, 16), dtype=np.float32)
+    np.testing.assert_array_equal(searcher.nearest(X)[1], reference.nearest(X)[1])
+    bank.update_rows(np.arange(10), X[:10] + 1e-4, np.full(10, 3))  # the nearest neurons move onto the queries
+    bank.append(X[10:] * 0.999, np.zeros(15, dtype=np.intp))
+    np.testing.assert_array_equal(searcher.nearest(X)[1], reference.nearest(X)[1])
+    np.testing.assert_array_equal(searcher.nearest(X)[1][:, 0], np.r_[np.arange(10), 40 + np.arange(15)])
+
+
+def test_auto_takes_int8_for_large_banks_only(monkeypatch):
+    assert isinstance(make_searcher("auto"), Int8Searcher)
+    assert make_searcher("auto").min_neurons == quantized.MIN_NEURONS
+    monkeypatch.setenv("MEMORYNET_NO_INT8", "1")
+    quantized.int8_available.cache_clear()
+    try:
+        assert type(make_searcher("auto")) is NumpySearcher
+        with pytest.raises(ImportError, match="search_backend='auto'"):
+            make_searcher("int8")
+    finally:
+        monkeypatch.delenv("MEMORYNET_NO_INT8")
+        quantized.int8_available.cache_clear()
+
+
+@pytest.mark.parametrize("dataset, neurons, reference",
+                         [("mnist", 10000, None), ("mnist", 60000, 9691), ("cifar10", 10000, None),
+                          ("cifar10", 50000, 3530)])
+def test_paper_model_predictions_are_identical_to_float32(request, dataset, neurons, reference):
+    ds = request.getfixturevalue(dataset)
+    X = scale_pixels(ds.X_train).reshape(len(ds.X_train), -1)
+    X_test = scale_pixels(ds.X_test).reshape(len(ds.X_test), -1)
+    plain = MemoryNetworkClassifier(neurons, random_state=0, search_backend="numpy").fit(X, ds.y_train)
+    int8 = MemoryNetworkClassifier(neurons, random_state=0, search_backend="int8").fit(X, ds.y_train)
+    np.testing.assert_array_equal(int8.memories_, plain.memories_)  # training's searches are NumPy's
+    predicted = int8.predict(X_test)
+    np.testing.assert_array_equal(predicted, plain.predict(X_test))
+    if reference is not None:  # every training image stored: 1-NN, the project's exact reference checks
+        assert int((predicted == ds.y_test).sum()) == reference

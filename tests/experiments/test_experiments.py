@@ -1,0 +1,128 @@
+"""Experiment grids: declared as data, resumable, parallel (joblib, Dask), and the quick reproduction."""
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memorynet.experiments import grids as experiments
+from memorynet.experiments.grids import Experiment, RunConfig
+from memorynet.experiments.thresholds import threshold_from_quantile
+
+
+def tiny(name="tiny"):
+    configs = (RunConfig("small", "digits", 50), RunConfig("threshold", "digits", 500, 0.5))
+    return Experiment(name, "digits check", configs, (0, 1), "nothing", (RunConfig("ncm", "digits", model="ncm"),),
+                      plot=True)
+
+
+def test_every_experiment_is_declared_with_its_grid():
+    figure2 = experiments.experiment("figure2")
+    sizes = sorted({c.max_neurons for c in figure2.configs})
+    assert len(sizes) == 14 and sizes[-1] == 50000 and len(figure2.seeds) == 5
+    assert {c.label for c in figure2.configs} == {"no threshold", "threshold"}
+    cifar = experiments.experiment("cifar10")
+    assert len(cifar.configs) >= 8
+    assert {c.distance for c in cifar.configs} >= {"l2", "l1"}
+    assert {c.preprocessing for c in cifar.configs} >= {"scale", "raw", "standardize", "grayscale"}
+    assert {c.channel_voting for c in cifar.configs} == {True, False}
+    mnist = experiments.experiment("mnist")
+    assert min(c.max_neurons for c in mnist.configs) == 10 and max(c.max_neurons for c in mnist.configs) == 60000
+    assert all(c.split == "validation" for c in experiments.experiment("threshold").configs)
+    with pytest.raises(ValueError, match="unknown experiment"):
+        experiments.experiment("nope")
+
+
+def test_threshold_from_quantile_is_a_quantile_of_neighbour_distances():
+    X = np.array([[0.0], [1.0], [3.0], [10.0], [10.5]], dtype=np.float32)
+    y = np.array([0, 0, 0, 1, 1])
+    # nearest same-label squared distances: 1, 1, 4 (class 0) and 0.25, 0.25 (class 1)
+    assert threshold_from_quantile(X, y, 0.0) == pytest.approx(0.25)
+    assert threshold_from_quantile(X, y, 1.0) == pytest.approx(4.0)
+    assert threshold_from_quantile(X, y, 0.5) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="quantile"):
+        threshold_from_quantile(X, y, 1.5)
+
+
+def test_runs_are_written_and_resumed(tmp_path):
+    exp = tiny()
+    runs = experiments.run_experiment(exp, tmp_path, progress=False)
+    assert len(runs) == 5  # 2 configs x 2 seeds + 1 baseline
+    stored = json.loads((tmp_path / "tiny.json").read_text())["runs"]
+    assert len(stored) == 5 and all("machine" in r and "version" in r for r in stored)
+    # Drop one run, as if interrupted: only that one is run again.
+    (tmp_path / "tiny.json").write_text(json.dumps({"runs": stored[:-1]}))
+    again = experiments.run_experiment(exp, tmp_path, progress=False)
+    assert len(again) == 5
+    assert [r["accuracy"] for r in again[:4]] == [r["accuracy"] for r in stored[:4]]
+    paths = experiments.write_report(exp, again, tmp_path)
+    assert (tmp_path / "tiny.md").read_text().count("| small") == 1
+    assert (tmp_path / "tiny.png").read_bytes()[:4] == b"\x89PNG" and len(paths) == 2
+
+
+def test_parallel_jobs_give_the_same_results(tmp_path):
+    serial = experiments.run_experiment(tiny(), tmp_path / "a", progress=False)
+    parallel = experiments.run_experiment(tiny(), tmp_path / "b", jobs=2, progress=False)
+    key = lambda r: (json.dumps(r["config"], sort_keys=True), r["seed"])  # noqa: E731
+    assert {key(r): r["accuracy"] for r in serial} == {key(r): r["accuracy"] for r in parallel}
+
+
+def test_dask_cluster_runs_the_grid(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                  processes=True) as cluster:
+        runs = experiments.run_experiment(tiny(), tmp_path, scheduler=cluster.scheduler_address, progress=False)
+    assert len(runs) == 5 and all(0.5 < r["accuracy"] <= 1 for r in runs)
+
+
+def test_corrupt_results_file_is_not_overwritten(tmp_path):
+    (tmp_path / "tiny.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a results file"):
+        experiments.run_experiment(tiny(), tmp_path, progress=False)
+    assert (tmp_path / "tiny.json").read_text() == "{not json"
+
+
+def test_quick_reproduction(quick_results):
+    tmp_path = quick_results
+    for name in ("mnist", "cifar10", "figure2", "threshold", "rf-validation", "ablation"):
+        runs = json.loads((tmp_path / f"{name}.json").read_text())["runs"]
+        assert runs and (tmp_path / f"{name}.md").exists()
+    assert (tmp_path / "figure2.png").exists() and (tmp_path / "mnist.png").exists()
+    mnist = json.loads((tmp_path / "mnist.json").read_text())["runs"]
+    at_10000 = [r["accuracy"] for r in mnist if r["config"]["max_neurons"] == 10000]
+    assert at_10000 and min(at_10000) >= 0.95
+    cifar = json.loads((tmp_path / "cifar10.json").read_text())["runs"]
+    assert all(0.2 <= r["accuracy"] <= 0.6 for r in cifar)
+    plain = [r["accuracy"] for r in cifar if r["config"]["label"].startswith("1.")]
+    assert plain and np.mean(plain) >= 0.30
+    ablation = json.loads((tmp_path / "ablation.json").read_text())["runs"]
+    assert {r["config"]["label"] for r in ablation} >= {"paper's model (L2, scaled pixels)",
+                                                         "local receptive fields 14px, stride 7px"}
+    assert "local receptive fields" in (tmp_path / "ablation.md").read_text()
+
+
+def _write_many(args):
+    import time
+
+    from memorynet.experiments import grids as experiments
+
+    folder, writer, start_at = args
+    exp = experiments.Experiment("concurrent", "two writers", (), (0,))
+    time.sleep(max(0.0, start_at - time.time()))  # both writers start together, whatever their start-up time
+    for seed in range(100):  # many small overlapping writes: without the lock, runs are lost
+        config = experiments.RunConfig(f"writer {writer}", "digits")
+        experiments._add_run(Path(folder) / "concurrent.json", exp,
+                             {"config": asdict(config), "seed": seed, "accuracy": 1.0})
+
+
+def test_two_writers_into_one_results_file_lose_nothing(tmp_path):
+    import json
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        start_at = __import__("time").time() + 3
+        pool.map(_write_many, [(str(tmp_path), 0, start_at), (str(tmp_path), 1, start_at)])
+    runs = json.loads((tmp_path / "concurrent.json").read_text())["runs"]
+    assert len(runs) == 200 and {r["config"]["label"] for r in runs} == {"writer 0", "writer 1"}

@@ -1,0 +1,132 @@
+"""The prototype-code model: its fixed steps, its phases, the one-pass protocol, persistence and bad input."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from memorynet import PrototypeCodeClassifier, load_model
+from memorynet.models.persistence import ModelFileError
+from memorynet.models.prototype_codes import triangle_codes, zca_whitening
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X.reshape(-1, 1, 8, 8).astype(np.float32) / 16, y
+
+
+def small(**params) -> PrototypeCodeClassifier:
+    return PrototypeCodeClassifier(**{"patch_size": 4, "stride": 2, "max_neurons": 16, "warmup": 300,
+                                      "whiten_images": 200, "batch_size": 100, "random_state": 0, **params})
+
+
+def test_triangle_codes_reward_prototypes_closer_than_average_and_pad_a_growing_dictionary():
+    prototypes = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]], dtype=np.float32)
+    codes = triangle_codes(np.array([[0.0, 0.0]], dtype=np.float32), prototypes, 5)
+    np.testing.assert_allclose(codes, [[7 / 3, 0, 0, 0, 0]], rtol=1e-6)  # distances 0, 3, 4: mean 7/3
+    assert not triangle_codes(np.ones((2, 2), dtype=np.float32), prototypes[:0], 3).any()
+
+
+def test_zca_whitening_gives_the_identity_covariance():
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(20000, 4)) @ rng.normal(size=(4, 4)) + 5
+    mean, matrix = zca_whitening(rows.sum(0), rows.T @ rows, len(rows), eps=1e-9)
+    np.testing.assert_allclose(np.cov((rows - mean) @ matrix, rowvar=False), np.eye(4), atol=1e-3)
+    np.testing.assert_allclose(matrix, matrix.T, atol=1e-9)  # ZCA: symmetric, stays close to the input
+
+
+def test_the_phases_whitening_then_dictionaries_then_readout(digits):
+    X, y = digits
+    model = small(shuffle=False).fit(X[:1000], y[:1000])
+    assert model.patch_count_ == 200  # the first 200 images only counted patches
+    assert model.readout_.counts_.sum() == 1000 - 300  # the readout learnt every image after the warm-up
+    assert all(int(bank.counters.sum()) == 800 for bank in model.banks_)  # dictionaries: images 200..999
+    assert model.n_codes_ == len(model.banks_) * 16 == model.codes(X[:2]).shape[1]
+    assert model.score(X[1000:], y[1000:]) > 0.9
+
+
+def test_no_dictionary_is_taught_by_another_position(digits):
+    X, y = digits
+    base = small(whiten_images=0, shuffle=False).fit(X[:600], y[:600])
+    changed = X[:600].copy()
+    changed[:, :, :2, :2] = 1 - changed[:, :, :2, :2]  # pixels only the top-left patch (position 0) sees
+    other = small(whiten_images=0, shuffle=False).fit(changed, y[:600])
+    corner_only = [not np.array_equal(a.memories, b.memories) for a, b in zip(base.banks_, other.banks_)]
+    assert corner_only[0] and not any(corner_only[1:])
+
+
+def test_a_stream_of_chunks_builds_the_same_kind_of_model_as_fit(digits):
+    X, y = digits
+    fitted = [small(random_state=seed).fit(X[:1400], y[:1400]).score(X[1400:], y[1400:]) for seed in range(3)]
+    streamed = []
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(1400)
+        model = small()
+        for start in range(0, 1400, 150):  # chunks that do not match the batches
+            rows = order[start:start + 150]
+            model.partial_fit(X[rows], y[rows], classes=np.arange(10))
+        streamed.append(model.score(X[1400:], y[1400:]))
+    assert abs(np.mean(fitted) - np.mean(streamed)) <= 2 * max(np.std(fitted), np.std(streamed), 0.01)
+
+
+def test_saved_models_predict_the_same_and_continue_the_pass_exactly(digits, tmp_path):
+    X, y = digits
+    for stop in (250, 900):  # inside the warm-up (no readout yet), and after it
+        model = small(shuffle=False).fit(X[:stop], y[:stop])
+        model.save(tmp_path / "m.mnet")
+        loaded = load_model(tmp_path / "m.mnet")[0]
+        for m in (model, loaded):
+            m.partial_fit(X[stop:1200], y[stop:1200])
+        np.testing.assert_array_equal(loaded.predict_proba(X[1200:]), model.predict_proba(X[1200:]))
+        np.testing.assert_array_equal(loaded.whitening_[3][1], model.whitening_[3][1])
+
+
+def test_a_tampered_readout_is_refused(digits, tmp_path):
+    X, y = digits
+    path = small().fit(X[:600], y[:600]).save(tmp_path / "m.mnet")
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["state_readout_counts"] = arrays["state_readout_counts"] * 10
+    with open(tmp_path / "bad.mnet", "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(tmp_path / "bad.mnet")
+
+
+def test_bad_settings_and_too_little_data_say_what_to_do(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="whiten_images=400 must be 0"):
+        small(whiten_images=400).fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="readout has learnt from no image"):
+        small().fit(X[:250], y[:250]).predict(X[:3])
+    with pytest.raises(ValueError, match="covariance needs .* GiB"):
+        PrototypeCodeClassifier(2, 1, 100000).fit(np.zeros((4, 1, 64, 64), np.float32), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="labels the model does not know yet"):
+        small().fit(X[:600], y[:600]).add_classes([3])
+
+
+def test_probabilities_are_the_readout_posteriors(digits):
+    X, y = digits
+    model = small().fit(X[:1200], y[:1200])
+    proba = model.predict_proba(X[1200:])
+    np.testing.assert_allclose(proba.sum(1), 1)
+    np.testing.assert_array_equal(model.classes_[proba.argmax(1)], model.predict(X[1200:]))
+
+
+def test_the_best_presets_are_the_frontier_runs_validation_choice():
+    import json
+    from pathlib import Path
+
+    from memorynet import LocalReceptiveFieldClassifier
+    from memorynet.models.presets import PRESETS
+
+    result = json.loads((Path(__file__).resolve().parents[2] / "docs" / "data" / "frontier.json").read_text())
+    for name, choice in result["presets"].items():
+        chain, cls, values = PRESETS[f"{name}-best"]
+        row = next(r for r in result["rows"] if r["dataset"] == name and r["label"] == choice["label"])
+        assert chain == row["chain"]
+        if cls is LocalReceptiveFieldClassifier:
+            assert (chain, cls, values) == PRESETS[f"{name}-rf"] and row["entry"]["model"] == "receptive-fields"
+        else:
+            assert cls is PrototypeCodeClassifier and row["entry"]["model"] == "codes"
+            assert {k: v for k, v in values.items() if k != "n_jobs"} == choice["params"]
