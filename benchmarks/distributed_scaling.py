@@ -64,7 +64,7 @@ def _accuracy_rows(data_dir: str, quick: bool) -> list[dict]:
 
 def _validation_rows(data_dir: str, quick: bool) -> list[dict]:
     """The shard budget chosen on the validation split (the experiments' fixed one, carved from training)."""
-    from memorynet.experiments.grids import validation_split_indices
+    from memorynet.experiments.harness import validation_split_indices
 
     rows = []
     for dataset, neurons in ((("mnist", 1000),) if quick else (("mnist", 10000), ("cifar10", 5000))):

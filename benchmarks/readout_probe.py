@@ -22,7 +22,7 @@ import numpy as np
 
 from memorynet import datasets, preset
 from memorynet.experiments.continual import SHRINKAGES
-from memorynet.experiments.grids import validation_split_indices
+from memorynet.experiments.harness import validation_split_indices
 from memorynet.experiments.peers import StreamingLDA
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -14,8 +13,8 @@ from sklearn.pipeline import Pipeline
 
 from .. import __version__
 from ..experiments.evaluation import machine_info, train_and_evaluate
+from ..experiments.harness import write_results
 from ..io import datasets
-from ..io.atomic import atomic_write
 from ..io.inputs import read_images
 from ..models import presets
 from ..models.memory_network import MemoryNetworkClassifier
@@ -101,10 +100,10 @@ def _load(args: argparse.Namespace) -> datasets.Dataset:
                          progress=not args.no_progress)
 
 
-def write_json(path: str | Path, payload: dict) -> None:
-    """Write ``payload`` as JSON atomically (the old file survives any failure)."""
-    text = json.dumps(payload, indent=2, sort_keys=True).encode()
-    atomic_write(path, lambda fh: fh.write(text))
+def _size_line(estimator) -> str:
+    """How full the memory is: neurons (or prototypes, for an unlabelled feature stage) in use, of the budget."""
+    unit = "neurons" if estimator.labelled_memories else "prototypes"
+    return f"{unit:<10}{estimator.n_neurons_} of {estimator.max_neurons * len(estimator.banks_)}"
 
 
 def _model_metadata(dataset: datasets.Dataset) -> dict:
@@ -161,7 +160,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"dataset   {dataset.name}: {result['n_train']} train / {result['n_test']} test images, "
           f"preprocessing {model[0].chain}")
     print(f"accuracy  {result['accuracy']:.4f} on the test set")
-    print(f"neurons   {result['n_neurons']} of {model[-1].max_neurons * len(model[-1].banks_)}")
+    print(_size_line(model[-1]))
     where = f", {result['shards']} shards on {result['scheduler']}" if on_cluster else ""
     print(f"train     {result['train_seconds']:.2f} s (one pass{where})")
     print(f"inference {result['predict_seconds']:.2f} s ({result['n_test'] / result['predict_seconds']:.0f} "
@@ -169,7 +168,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.save:
         print(f"saved     {args.save}")
     if args.json:
-        write_json(args.json, result)
+        write_results(args.json, result, indent=2)
         print(f"wrote     {args.json}")
     return 0
 
@@ -211,7 +210,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     accuracy = model.score(dataset.X_test, dataset.y_test)
     seconds = time.perf_counter() - start
     print(f"accuracy  {accuracy:.4f} on the {dataset.name} test set ({len(dataset.y_test)} images)")
-    print(f"neurons   {model[-1].n_neurons_} of {model[-1].max_neurons * len(model[-1].banks_)}")
+    print(_size_line(model[-1]))
     print(f"inference {seconds:.2f} s")
     return 0
 
@@ -247,7 +246,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     accuracy = model.score(dataset.X_test, dataset.y_test)
     print(f"streamed  {model[-1].n_samples_seen_} images; checkpoint {args.checkpoint}")
     print(f"accuracy  {accuracy:.4f} on the test set")
-    print(f"neurons   {model[-1].n_neurons_} of {model[-1].max_neurons * len(model[-1].banks_)}")
+    print(_size_line(model[-1]))
     return 0
 
 

@@ -27,6 +27,7 @@ from ..models.memory_network import MemoryNetworkClassifier
 from ..models.preprocessing import scale_pixels
 from . import continual, frontier
 from .evaluation import machine_info
+from .harness import validation_split_indices, write_results
 from .peers import NearestClassMean, StreamingLDA
 
 __all__ = ["CLAIMS", "run_fewshot", "run_energy", "run_claim", "fewshot_markdown", "energy_markdown"]
@@ -67,8 +68,7 @@ def run_fewshot(data_dir=None, quick: bool = False, progress: bool = True) -> di
     bar = tqdm(total=len(names) * len(shots) * len(seeds), desc="fewshot", unit="run", disable=not progress)
     for name in names:
         X, y, X_test, y_test = _flat(datasets.load(name, data_dir, progress=False))
-        held_out = np.random.default_rng(12345).permutation(len(y))
-        pool, validation = held_out[:-continual.VALIDATION], held_out[-continual.VALIDATION:]
+        pool, validation = validation_split_indices(len(y))
         for k in shots:
             for seed in seeds:
                 rng = np.random.default_rng(seed)
@@ -202,7 +202,6 @@ def run_claim(name: str, out: str | Path, data_dir=None, quick: bool = False, pr
     if result is None:
         result = {**run(data_dir, quick, progress), "settings": settings, "version": __version__,
                   "machine": machine_info()}
-        text = json.dumps(result, indent=1).encode()
-        atomic_write(path, lambda fh: fh.write(text))
+        write_results(path, result)
     md = to_md(result).encode()
     return [path, atomic_write(out / f"{name}.md", lambda fh: fh.write(md)), to_png(result, out / f"{name}.png")]

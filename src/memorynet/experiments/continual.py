@@ -23,6 +23,7 @@ from ..models.memory_network import MemoryNetworkClassifier
 from ..models.preprocessing import scale_pixels
 from ..models.presets import PRESETS, preset
 from ..models.streaming import learn_chunk
+from .harness import VALIDATION_SIZE, summarize, validation_split_indices
 from .peers import NearestClassMean, PerClassKMeans, ReplayMLP, StreamingLDA
 
 __all__ = ["split_tasks", "average_accuracy", "backward_transfer", "forgetting", "forgetting_after_learning",
@@ -30,7 +31,6 @@ __all__ = ["split_tasks", "average_accuracy", "backward_transfer", "forgetting",
 
 NEURONS = 2000  # the paper model's budget here; k-means gets NEURONS / n_classes prototypes per class
 SHRINKAGES = (1e-4, 1e-3, 1e-2, 1e-1, 0.5)
-VALIDATION = 10000
 
 # Published results, quoted (never mixed with measured ones): multi-epoch training, other architectures.
 QUOTED = [
@@ -95,18 +95,23 @@ def select_shrinkage(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.
     return max(scores, key=scores.get), scores
 
 
-def _learners(name: str, seed: int, n_classes: int, shrinkage: float, pixel_max: float) -> dict:
-    """label -> (learner, input): ``"flat"`` (scaled pixels, (n, D)) or ``"raw"`` (images for a preset)."""
+def _learners(name: str, seed: int, n_classes: int, shrinkage: float, pixel_max: float, first_task: int) -> dict:
+    """label -> (learner, input): ``"flat"`` (scaled pixels, (n, D)) or ``"raw"`` (images for a preset).
+
+    The prototype codes' warm-up (whitening, then dictionaries) takes at most half of the ``first_task`` images,
+    so that the readout learns from every task."""
     best = {"mnist": "mnist-rf", "cifar10": "cifar10-rf"}[name]  # class-incremental: labelled memories
+    codes = preset("cifar10-best", random_state=seed, pixel_max=pixel_max)
+    warmup = min(codes[-1].warmup, first_task // 2)
+    codes.set_params(preprocess__chain=PRESETS[best][0], network__warmup=warmup,
+                     network__whiten_images=min(codes[-1].whiten_images, warmup // 2))
     return {
         f"memorynet, paper model ({NEURONS} neurons, balanced)":
             (MemoryNetworkClassifier(NEURONS, class_budget="balanced", random_state=seed), "flat"),
         f"memorynet, {best} preset (balanced)":
             (preset(best, random_state=seed, pixel_max=pixel_max, class_budget="balanced"), "raw"),
         # the prototype-code recipe of cifar10-best (feature stage and readout), on the data set's own preprocessing
-        "memorynet, prototype codes (cifar10-best recipe)":
-            (preset("cifar10-best", random_state=seed, pixel_max=pixel_max).set_params(
-                preprocess__chain=PRESETS[best][0]), "raw"),
+        "memorynet, prototype codes (cifar10-best recipe)": (codes, "raw"),
         f"streaming LDA (shrinkage {shrinkage:g})": (StreamingLDA(shrinkage), "flat"),
         "nearest class mean": (NearestClassMean(), "flat"),
         f"online k-means per class ({NEURONS // n_classes} prototypes each)":
@@ -146,8 +151,7 @@ def run_continual(data_dir=None, quick: bool = False, progress: bool = True) -> 
                 "test": scale_pixels(data.X_test, data.pixel_max).reshape(len(data.y_test), -1)}
         train, test = {"flat": flat["train"], "raw": data.X_train}, {"flat": flat["test"], "raw": data.X_test}
         classes, tasks = np.unique(data.y_train), split_tasks(data.y_train)
-        held_out = np.random.default_rng(12345).permutation(len(data.y_train))
-        fit_rows, val_rows = held_out[:-VALIDATION], held_out[-VALIDATION:]
+        fit_rows, val_rows = validation_split_indices(len(data.y_train))
         shrinkage, scores = select_shrinkage(flat["train"][fit_rows], data.y_train[fit_rows],
                                              flat["train"][val_rows], data.y_train[val_rows])
         choices[name] = {"shrinkage": shrinkage, "validation_accuracy": scores}
@@ -157,7 +161,7 @@ def run_continual(data_dir=None, quick: bool = False, progress: bool = True) -> 
             test_rows = [np.flatnonzero(np.isin(data.y_test, t)) for t in tasks]
             if quick:
                 order, test_rows = [o[:2000] for o in order], [r[:500] for r in test_rows]
-            learners = _learners(name, seed, len(classes), shrinkage, data.pixel_max)
+            learners = _learners(name, seed, len(classes), shrinkage, data.pixel_max, len(order[0]))
             for label, (model, view) in tqdm(learners.items(), desc=f"continual {name} seed {seed}",
                                              disable=not progress):
                 R, train_s, predict_s = _stream(model, view, train, test, order, test_rows, data.y_train,
@@ -178,16 +182,11 @@ def run_continual(data_dir=None, quick: bool = False, progress: bool = True) -> 
 
 def summary(result: dict) -> list[dict]:
     """One row per (data set, learner): every metric's mean and std over seeds, and the median seconds."""
-    rows = []
-    for name, model in dict.fromkeys((r["dataset"], r["model"]) for r in result["rows"]):
-        runs = [r for r in result["rows"] if (r["dataset"], r["model"]) == (name, model)]
-        row = {"dataset": name, "model": model, "seeds": len(runs)}
-        for key in ("average_accuracy", "backward_transfer", "forgetting", "forgetting_after_learning"):
-            row[key] = (float(np.mean([r[key] for r in runs])), float(np.std([r[key] for r in runs])))
-        for key in ("train_seconds", "predict_seconds"):
-            row[key] = float(np.median([r[key] for r in runs]))
-        rows.append(row)
-    return rows
+    return [{"dataset": runs[0]["dataset"], "model": runs[0]["model"], **stats}
+            for runs, stats in summarize(result["rows"], lambda r: (r["dataset"], r["model"]),
+                                         spread=("average_accuracy", "backward_transfer", "forgetting",
+                                                 "forgetting_after_learning"),
+                                         medians=("train_seconds", "predict_seconds"))]
 
 
 def markdown(result: dict) -> str:
@@ -207,7 +206,7 @@ def markdown(result: dict) -> str:
         choice = result["selection"][name]
         out += ["", f"Mean ± std over {rows[0]['seeds']} seed(s); seconds are medians (learning all five tasks; "
                 f"predicting after each). Streaming LDA's shrinkage {choice['shrinkage']:g} was chosen on a "
-                f"{VALIDATION}-image validation split of the training set.", ""]
+                f"{VALIDATION_SIZE}-image validation split of the training set.", ""]
     out += ["**Quoted from papers** (not measured here; several epochs per task, other architectures):", "",
             "| benchmark | method | accuracy (%) as reported | setting | source |", "|---|---|---:|---|---|"]
     out += [f"| {q['benchmark']} | {q['method']} | {q['accuracy']} | {q['setting']} | {q['source']} |"

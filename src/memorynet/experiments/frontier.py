@@ -2,7 +2,7 @@
 each mechanism alone and combined, and the peers of the field, measured in one run.
 
 ``memorynet reproduce --only frontier [--quick]``. Every hyperparameter is chosen on the validation split carved
-from the training set (the harness's fixed shuffle, last :data:`~memorynet.experiments.grids.VALIDATION_SIZE`
+from the training set (the harness's fixed shuffle, last :data:`~memorynet.experiments.harness.VALIDATION_SIZE`
 images held out): the dictionaries' patch grid, size and whitening among :data:`CANDIDATES`, and the readout
 shrinkage of every LDA row among :data:`SHRINKAGES`; the receptive-field and paper rows keep the settings chosen
 earlier on the same split (``rf-validation``, ``threshold``) and are scored on it too, so that the preset of each
@@ -24,11 +24,8 @@ from tqdm.auto import tqdm
 from ..io import datasets
 from ..models import preprocessing
 from ..models.base import MemoryEstimator
-from ..models.memory_network import MemoryNetworkClassifier
 from ..models.presets import PRESETS
-from ..models.prototype_codes import PrototypeCodeClassifier
-from ..models.receptive_fields import LocalReceptiveFieldClassifier
-from .grids import validation_split_indices
+from .harness import make_estimator, summarize, validation_split_indices
 from .peers import RandomFeatureLDA, StreamingLDA
 
 __all__ = ["CANDIDATES", "SHRINKAGES", "Entry", "entries", "run_frontier", "preset_choice", "summary", "markdown",
@@ -101,17 +98,8 @@ def entries(dataset: str, quick: bool) -> list[Entry]:
 
 def _estimator(entry: Entry, params: dict, seed: int):
     params = {**params, **dict(entry.fixed)}  # what defines the row wins over what it takes from another
-    if entry.model == "codes":
-        return PrototypeCodeClassifier(**params, random_state=seed, n_jobs=-1)
-    if entry.model == "receptive-fields":
-        return LocalReceptiveFieldClassifier(**params, random_state=seed, n_jobs=-1)
-    if entry.model == "paper":
-        return MemoryNetworkClassifier(**params, random_state=seed)
-    if entry.model == "lda":
-        return StreamingLDA(**params)
-    if entry.model == "random-features":
-        return RandomFeatureLDA(**params, random_state=seed)
-    raise ValueError(f"unknown model kind {entry.model!r}")
+    spread = {"n_jobs": -1} if entry.model in ("codes", "receptive-fields") else {}  # positions on every core
+    return make_estimator(entry.model, {**params, **spread}, seed)
 
 
 def _learnt_values(model) -> int:
@@ -123,7 +111,7 @@ def _learnt_values(model) -> int:
         dim = model.n_features_in_
         return int(model.means_.size + dim * (dim + 1) // 2)
     total = sum(bank.memories.size for bank in model.banks_)
-    if isinstance(model, PrototypeCodeClassifier):
+    if not model.labelled_memories:  # a feature stage and readout: the readout's statistics too
         total += _learnt_values(model.readout_)
     return int(total)
 
@@ -263,17 +251,13 @@ def preset_choice(validation: list[dict]) -> dict:
 
 def summary(result: dict) -> list[dict]:
     """One line per (data set, row): accuracy mean and std over seeds, median costs."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in result["rows"]:
-        groups.setdefault((r["dataset"], r["label"]), []).append(r)
     out = []
-    for (name, label), runs in groups.items():
-        acc = np.array([r["accuracy"] for r in runs])
-        out.append({"dataset": name, "label": label, "role": runs[0]["role"], "params": runs[0]["params"],
-                    "chain": runs[0]["chain"], "mean": float(acc.mean()), "std": float(acc.std()),
-                    "seeds": len(runs), **{k: float(np.median([r[k] for r in runs]))
-                                           for k in ("fit_seconds", "predict_seconds", "peak_bytes",
-                                                     "learnt_values")}})
+    for runs, stats in summarize(result["rows"], lambda r: (r["dataset"], r["label"]),
+                                 medians=("fit_seconds", "predict_seconds", "peak_bytes", "learnt_values")):
+        mean, std = stats.pop("accuracy")
+        first = runs[0]
+        out.append({"dataset": first["dataset"], "label": first["label"], "role": first["role"],
+                    "params": first["params"], "chain": first["chain"], "mean": mean, "std": std, **stats})
     return out
 
 

@@ -28,19 +28,18 @@ from .. import __version__
 from ..io import datasets
 from ..io.atomic import atomic_write
 from ..models import preprocessing
-from ..models.memory_network import MemoryNetworkClassifier
-from ..models.receptive_fields import LocalReceptiveFieldClassifier
+from ..models.presets import PRESETS
+from . import harness
 from .evaluation import machine_info, timed_fit_predict
+from .harness import KINDS, validation_split_indices, write_results
 from .thresholds import threshold_from_quantile
 
 __all__ = ["RunConfig", "Experiment", "EXPERIMENTS", "experiment", "run_one", "run_experiment", "summarize",
-           "write_report", "VALIDATION_SIZE", "validation_split_indices"]
+           "write_report"]
 
-VALIDATION_SIZE = 10000
 # Threshold quantiles chosen on the validation split by `memorynet reproduce --only threshold` (see README).
 MNIST_QUANTILE = 0.1
 CIFAR_QUANTILE = 0.5
-CIFAR_BEST_NEURONS = 5000  # neurons per position of the cifar10-best preset, chosen on the validation split
 
 
 @dataclass(frozen=True)
@@ -120,16 +119,15 @@ def _threshold_tuning(dataset: str, max_neurons: int, quantiles) -> tuple[RunCon
                            split="validation") for q in quantiles)
 
 
-def _ablation(dataset: str, n: int, patch: tuple[int, int], best: tuple[str, str, int],
-              quick: bool) -> tuple[RunConfig, ...]:
-    """Each mechanism alone against the paper's model, then cumulative combinations ending at the preset.
-
-    ``patch`` (size, stride) and ``best`` (one preprocessing step, the preset's chain, its neurons per position)
-    were chosen on the validation
-    split; see the README's "Beyond the paper".
-    """
+def _ablation(dataset: str, n: int, step: str, quick: bool) -> tuple[RunConfig, ...]:
+    """Each mechanism alone against the paper's model (``n`` neurons), then cumulative combinations ending at the
+    data set's receptive-field preset (``<dataset>-rf``: its patch size, stride, chain and neurons per position,
+    chosen on the validation split; ``step`` is the chain's first step alone; ``quick``: the preset's geometry at
+    ``n`` neurons and ``step`` for its chain). See the documentation's "Beyond the paper"."""
+    chain, _, preset_params = PRESETS[f"{dataset}-rf"]
+    best = (step, step, n) if quick else (step, chain, preset_params["max_neurons"])
     base = RunConfig("paper's model (L2, scaled pixels)", dataset, n)
-    ps, st = patch
+    ps, st = preset_params["patch_size"], preset_params["stride"]
     rf = replace(base, label=f"local receptive fields {ps}px, stride {st}px", patch_size=ps, stride=st)
     alone = [
         base,
@@ -198,11 +196,9 @@ def experiment(name: str, quick: bool = False) -> Experiment:
                           (0,))
     if name == "ablation":
         if quick:
-            configs = _ablation("mnist", 1000, (14, 7), ("dog", "dog", 1000), True)
+            configs = _ablation("mnist", 1000, "dog", True)
         else:
-            configs = (_ablation("mnist", 6000, (14, 7), ("dog", "dog+standardize", 20000), False)
-                       + _ablation("cifar10", 5000, (8, 4), ("standardize", "opponent+standardize", CIFAR_BEST_NEURONS),
-                                   False))
+            configs = _ablation("mnist", 6000, "dog", False) + _ablation("cifar10", 5000, "standardize", False)
         return Experiment("ablation", "Beyond the paper: each mechanism alone, then combined (one pass)", configs,
                           (0, 1) if quick else (0, 1, 2), "about 97 % (MNIST) and about 40 % (CIFAR-10)")
     raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
@@ -225,16 +221,6 @@ def _split(config: RunConfig, data_dir) -> tuple[np.ndarray, np.ndarray, np.ndar
     return X_train[fit], ds.y_train[fit], X_train[held], ds.y_train[held]
 
 
-def validation_split_indices(n_train: int, n_validation: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(fit rows, validation rows) of a training set of ``n_train`` images: a fixed shuffle (the same split for
-    every run), the last ``n_validation`` (default :data:`VALIDATION_SIZE`) held out."""
-    held = VALIDATION_SIZE if n_validation is None else n_validation
-    if not 0 < held < n_train:
-        raise ValueError(f"cannot hold out {held} validation images from {n_train} training images")
-    order = np.random.default_rng(12345).permutation(n_train)
-    return order[:-held], order[-held:]
-
-
 _EXPERIMENT_FIELDS = {"label", "dataset", "threshold_quantile", "preprocessing", "split", "model"}
 
 
@@ -244,8 +230,8 @@ def _estimator(config: RunConfig, X_train, y_train, seed: int):
     if config.model == "ncm":
         return NearestCentroid()
     if config.model == "1-nn":
-        return MemoryNetworkClassifier(max_neurons=len(X_train), random_state=seed)
-    cls = MemoryNetworkClassifier if config.patch_size is None else LocalReceptiveFieldClassifier
+        return KINDS["paper"](max_neurons=len(X_train), random_state=seed)
+    cls = KINDS["paper" if config.patch_size is None else "receptive-fields"]
     accepted, defaults = cls().get_params(), RunConfig(config.label, config.dataset)
     params = {k: v for k, v in asdict(config).items() if k in accepted}
     ignored = [k for k, v in asdict(config).items()
@@ -288,9 +274,7 @@ def _read_runs(path: Path) -> list[dict]:
 
 
 def _write_runs(path: Path, exp: Experiment, runs: list[dict]) -> None:
-    payload = {"experiment": exp.name, "title": exp.title, "paper": exp.paper, "runs": runs}
-    text = json.dumps(payload, indent=1, sort_keys=True).encode()
-    atomic_write(path, lambda fh: fh.write(text))
+    write_results(path, {"experiment": exp.name, "title": exp.title, "paper": exp.paper, "runs": runs})
 
 
 @contextmanager
@@ -365,16 +349,12 @@ def _backend(scheduler: str | None):
 
 def summarize(runs: list[dict]) -> list[dict]:
     """One row per configuration: mean and std of accuracy over seeds, median neurons and timings."""
-    groups: dict[str, list[dict]] = {}
-    for run in runs:
-        groups.setdefault(RunConfig(**run["config"]).key(), []).append(run)
     rows = []
-    for members in groups.values():
-        acc = np.array([m["accuracy"] for m in members])
-        rows.append({"config": members[0]["config"], "n_seeds": len(members), "mean": float(acc.mean()),
-                     "std": float(acc.std()), "n_neurons": float(np.median([m["n_neurons"] for m in members])),
-                     "train_seconds": float(np.median([m["train_seconds"] for m in members])),
-                     "predict_seconds": float(np.median([m["predict_seconds"] for m in members]))})
+    for members, stats in harness.summarize(runs, lambda run: RunConfig(**run["config"]).key(),
+                                            medians=("n_neurons", "train_seconds", "predict_seconds")):
+        mean, std = stats.pop("accuracy")
+        rows.append({"config": members[0]["config"], "n_seeds": stats.pop("seeds"), "mean": mean, "std": std,
+                     **stats})
     return rows
 
 

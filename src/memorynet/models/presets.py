@@ -17,8 +17,11 @@ from .preprocessing import ImagePreprocessor
 from .prototype_codes import PrototypeCodeClassifier
 from .receptive_fields import LocalReceptiveFieldClassifier
 
-__all__ = ["PRESETS", "preset"]
+__all__ = ["MODEL_KINDS", "PRESETS", "preset"]
 
+# the library's kinds of model, by the name the experiments and results files give them
+MODEL_KINDS = {"paper": MemoryNetworkClassifier, "receptive-fields": LocalReceptiveFieldClassifier,
+               "codes": PrototypeCodeClassifier}
 # name: (preprocessing chain, estimator class, its parameters)
 PRESETS = {
     "paper": ("scale", MemoryNetworkClassifier, {"max_neurons": 10000}),
