@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import wings
 
-from memorynet.apps import params
 from memorynet.experiments import claims, continual, frontier
 from memorynet.experiments import grids as experiments
 from memorynet.io.atomic import atomic_write
+from memorynet.models import parameters as params
 
 __all__ = ["render", "generate", "figures", "cli_reference", "headline", "update_stored", "MARKER"]
 
@@ -150,7 +150,7 @@ def generate(what: str, arg: str | None, data: Path) -> str:
         return wings.markdown()
     if what == "params":
         spec = params.estimator_tables()[arg]
-        return params.markdown_table(*spec) if isinstance(spec, tuple) else params.markdown_table(spec)
+        return params.markdown_table(spec)
     raise ValueError(f"unknown generated block {what!r}")
 
 

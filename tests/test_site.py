@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memorynet.apps import params
-from memorynet.apps.cli import build_parser
+import memorynet
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS, DATA = ROOT / "docs", ROOT / "docs" / "data"
@@ -76,21 +75,37 @@ def test_result_pages_type_no_number_and_every_measured_figure_follows_its_resul
         assert not fixed - _CONSTANTS, f"{marker.group(0)}: {sorted(fixed - _CONSTANTS)[:20]}"
 
 
-def test_the_cli_reference_lists_every_command_and_option():
+def test_the_cli_reference_lists_every_command_and_option_of_the_installed_cli():
+    """Against what a user's ``memorynet <command> --help`` prints (another process, another renderer)."""
     text = site.cli_reference()
-    parser = build_parser()
-    commands = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
-    for name, sub in commands.items():
-        assert f"## `memorynet {name}`" in text
-        for action in sub._actions:
-            for flag in action.option_strings:
-                assert flag in text or flag in ("-h", "--help")
+    top = subprocess.run([sys.executable, "-m", "memorynet", "--help"], capture_output=True, text=True, check=True)
+    listing = top.stdout.split("COMMAND\n", 2)[-1].split("\noptions:")[0]
+    commands = re.findall(r"^    ([a-z][\w-]*)", listing, re.M)
+    sections = dict(re.findall(r"## `memorynet ([\w-]+)`\n(.*?)(?=\n## |\Z)", text, re.S))
+    assert set(sections) == set(commands)
+    for name in commands:
+        helped = subprocess.run([sys.executable, "-m", "memorynet", name, "--help"], capture_output=True, text=True,
+                                check=True).stdout
+        flags = set(re.findall(r"^  (?:-\w[ ,\w]*, )?(--[a-z][\w-]*)", helped, re.M)) - {"--help"}  # option lines
+        assert flags and flags == set(re.findall(r"`(--[a-z][\w-]*)`", sections[name])), name
 
 
 def test_parameter_tables_come_from_the_docstrings():
-    table = site.generate("params", "MemoryNetworkClassifier", DATA)
-    assert table == params.markdown_table(params.estimator_tables()["MemoryNetworkClassifier"])
-    assert "| `max_neurons` |" in table
+    import inspect
+
+    from memorynet import PrototypeCodeClassifier
+
+    for name in ("MemoryNetworkClassifier", "LocalReceptiveFieldClassifier", "PrototypeCodeClassifier"):
+        table = site.generate("params", name, DATA)
+        cls = getattr(memorynet, name)
+        rows = re.findall(r"^\| `(\w+)` \| `([^`]*)` \| (.+) \|$", table, re.M)
+        assert [r[0] for r in rows] == list(inspect.signature(cls).parameters), name  # every parameter, in order
+        assert all(r[2].strip() for r in rows), name  # and every one described
+    codes = dict((r[0], r[2]) for r in re.findall(r"^\| `(\w+)` \| `([^`]*)` \| (.+) \|$",
+                                                   site.generate("params", "PrototypeCodeClassifier", DATA), re.M))
+    assert codes["max_neurons"].startswith("Prototypes in each position's dictionary")  # its own text
+    assert codes["patch_size"].startswith("Side of the square patches")  # the receptive fields' text, not repeated
+    assert "patch_size :" not in inspect.getdoc(PrototypeCodeClassifier)
 
 
 def test_a_missing_results_file_is_named_with_the_command_that_makes_it(tmp_path):

@@ -69,6 +69,22 @@ def test_a_stream_of_chunks_builds_the_same_kind_of_model_as_fit(digits):
     assert abs(np.mean(fitted) - np.mean(streamed)) <= 2 * max(np.std(fitted), np.std(streamed), 0.01)
 
 
+def test_chunks_aligned_to_the_batches_build_the_very_model_of_fit(digits):
+    X, y = digits
+    fitted = small().fit(X[:1400], y[:1400])  # fit's own order: the permutation of random_state=0
+    order = np.random.RandomState(0).permutation(1400)
+    streamed = small()
+    for start in range(0, 1400, 300):  # chunks of whole batches (batch_size 100)
+        rows = order[start:start + 300]
+        streamed.partial_fit(X[rows], y[rows], classes=np.arange(10))
+    for a, b in zip(fitted.banks_, streamed.banks_):
+        np.testing.assert_array_equal(a.memories, b.memories)
+        np.testing.assert_array_equal(a.counters, b.counters)
+    for name in ("counts_", "means_", "upper_scatter_"):
+        np.testing.assert_array_equal(getattr(fitted.readout_, name), getattr(streamed.readout_, name))
+    np.testing.assert_array_equal(fitted.predict(X[1400:]), streamed.predict(X[1400:]))
+
+
 def test_saved_models_predict_the_same_and_continue_the_pass_exactly(digits, tmp_path):
     X, y = digits
     for stop in (250, 900):  # inside the warm-up (no readout yet), and after it

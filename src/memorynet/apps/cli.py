@@ -16,14 +16,11 @@ from ..experiments.evaluation import machine_info, train_and_evaluate
 from ..experiments.harness import write_results
 from ..io import datasets
 from ..io.inputs import read_images
+from ..models import parameters as params
 from ..models import presets
-from ..models.memory_network import MemoryNetworkClassifier
 from ..models.persistence import load_model, save_model
 from ..models.preprocessing import ImagePreprocessor, check_chain
-from ..models.prototype_codes import PrototypeCodeClassifier
-from ..models.receptive_fields import LocalReceptiveFieldClassifier
 from ..models.streaming import stream_fit
-from . import params
 
 __all__ = ["main", "build_parser"]
 
@@ -35,28 +32,41 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-_NOT_ON_THE_COMMAND_LINE = {"random_state", "verbose", "image_shape", "shuffle"}  # --seed, --no-progress; inferred
+# --seed, --no-progress; inferred from the data; Python objects
+_NOT_ON_THE_COMMAND_LINE = {"random_state", "verbose", "image_shape", "shuffle", "learning_rule"}
 
 
-def _model_parameters() -> dict[str, tuple[object, tuple[str, str]]]:
-    """Every estimator parameter a command line may set: ``{name: (default, (type text, description))}``."""
+def _model_parameters() -> dict[str, tuple[object, str, str]]:
+    """Every estimator parameter a command line may set: ``{name: (default, type text, help)}``. The help says
+    which kinds of model take the parameter and, where they describe it differently, what it means to each."""
+    first, meanings = {}, {}
+    for kind, cls in presets.MODEL_KINDS.items():
+        docs, defaults = params.parameter_docs(cls), params.parameter_defaults(cls)
+        for name in (n for n in defaults if n not in _NOT_ON_THE_COMMAND_LINE):
+            first.setdefault(name, (defaults[name], docs[name][0]))
+            meanings.setdefault(name, {}).setdefault(docs[name][1], []).append(kind)
     out = {}
-    for cls in (MemoryNetworkClassifier, LocalReceptiveFieldClassifier, PrototypeCodeClassifier):
-        docs, defaults = params.parameter_docs(cls, MemoryNetworkClassifier), params.parameter_defaults(cls)
-        out.update({n: (defaults[n], docs[n]) for n in defaults if n not in _NOT_ON_THE_COMMAND_LINE and n not in out})
+    for name, (default, kind_text) in first.items():
+        variants = meanings[name]
+        if len(variants) == 1 and len(next(iter(variants.values()))) == len(presets.MODEL_KINDS):
+            text = next(iter(variants))
+        else:
+            text = " ".join(f"[{', '.join(kinds)}] {meaning}" for meaning, kinds in variants.items())
+        out[name] = (default, kind_text, text)
     return out
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
     """Options derived from the estimators' signatures and docstrings; unset ones keep the preset's values."""
-    group = parser.add_argument_group("model", "a preset, then any of its estimator's parameters")
+    group = parser.add_argument_group("model", "a preset, then any of its estimator's parameters; [kinds] name the "
+                                      f"kinds of model ({', '.join(presets.MODEL_KINDS)}) that take an option")
     group.add_argument("--preset", choices=list(presets.PRESETS), default="paper",
                        help="named configuration: preprocessing + estimator (default: paper, the paper's model "
                             "on pixels scaled to [0, 1])")
     group.add_argument("--preprocessing", default=argparse.SUPPRESS,
                        help="preprocessing chain, e.g. 'dog+standardize' (default: the preset's)")
     group.add_argument("--seed", type=int, default=0, help="seed of the training order (default: 0)")
-    for name, (default, (kind, text)) in _model_parameters().items():
+    for name, (default, kind, text) in _model_parameters().items():
         flag = "--" + name.replace("_", "-")
         text = text.replace("%", "%%").replace("``", "")
         if isinstance(default, bool):

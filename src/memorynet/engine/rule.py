@@ -18,7 +18,7 @@ from . import kernels
 from .bank import NeuronBank
 from .searchers import Searcher
 
-__all__ = ["OnePassRule", "NoRoomForClass", "merge_closest_pairs"]
+__all__ = ["LearningRule", "OnePassRule", "NoRoomForClass", "merge_closest_pairs"]
 
 
 class NoRoomForClass(ValueError):
@@ -44,19 +44,13 @@ def _first_per_group(mask: np.ndarray, groups: np.ndarray, room: np.ndarray) -> 
     return out
 
 
-@dataclass(frozen=True)
-class OnePassRule:
-    """Growth, threshold, new-label policy, class budget, consolidation and running-mean update.
+class LearningRule:
+    """What an estimator asks of a learning rule: learn batches of labelled inputs into a bank.
 
-    ``n_classes`` is the number of declared classes (class indices 0..n_classes-1); the bank's ``capacity`` is the
-    memory budget. See :class:`memorynet.MemoryNetworkClassifier` for the meaning of each option.
+    A rule implements :meth:`learn_batch`; :meth:`learn` (one pass over the data, batch by batch) comes with it. The
+    estimators make their rule from ``learning_rule`` (a factory called with the number of labels), else use
+    :class:`OnePassRule`: see the guide page "Extending memorynet".
     """
-
-    n_classes: int
-    threshold: float | None = None
-    new_label_policy: str = "reserve"
-    class_budget: str = "shared"
-    consolidate: bool = False
 
     def learn(self, bank: NeuronBank, searcher: Searcher, X: np.ndarray, classes: np.ndarray, batch_size: int,
               order: np.ndarray | None = None, progress: bool = False, weights: np.ndarray | None = None) -> None:
@@ -69,6 +63,27 @@ class OnePassRule:
         for start in tqdm(batches, desc="one pass", unit="batch", disable=not progress, leave=False):
             rows = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
             self.learn_batch(bank, searcher, X[rows], classes[rows], None if weights is None else weights[rows])
+
+    def learn_batch(self, bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray,
+                    weights: np.ndarray | None = None) -> None:
+        """Learn one batch ``x`` (b, D) with class indices ``classes`` (b,) into ``bank`` (``searcher`` is
+        attached to it); ``weights`` (b,) int or None: an input of weight w counts as w identical inputs."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class OnePassRule(LearningRule):
+    """Growth, threshold, new-label policy, class budget, consolidation and running-mean update.
+
+    ``n_classes`` is the number of declared classes (class indices 0..n_classes-1); the bank's ``capacity`` is the
+    memory budget. See :class:`memorynet.MemoryNetworkClassifier` for the meaning of each option.
+    """
+
+    n_classes: int
+    threshold: float | None = None
+    new_label_policy: str = "reserve"
+    class_budget: str = "shared"
+    consolidate: bool = False
 
     def learn_batch(self, bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray,
                     weights: np.ndarray | None = None) -> None:

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from ..engine import kernels
 from ..engine.bank import NeuronBank
-from ..engine.rule import NoRoomForClass, OnePassRule
+from ..engine.rule import LearningRule, NoRoomForClass, OnePassRule
 from ..engine.searchers import SEARCH_BACKENDS, Searcher, make_searcher
 from . import persistence
 
@@ -59,6 +59,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "shuffle": ["boolean"],
     "random_state": ["random_state"],
     "search_backend": [StrOptions(set(SEARCH_BACKENDS)), callable],
+    "learning_rule": [None, callable],
     "verbose": ["verbose"],
     "patch_size": [Interval(Integral, 1, None, closed="left")],
     "stride": [Interval(Integral, 1, None, closed="left")],
@@ -171,8 +172,13 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------------------------
     # One pass
 
-    def _rule(self) -> OnePassRule:
-        """The learning rule these parameters define, for the fitted classes."""
+    def _rule(self) -> LearningRule:
+        """The learning rule of the banks: ``learning_rule(n_labels)`` when given, else the Memory Network's."""
+        n_labels = len(self.classes_) if self.labelled_memories else 1
+        return self._default_rule(n_labels) if self.learning_rule is None else self.learning_rule(n_labels)
+
+    def _default_rule(self, n_labels: int) -> OnePassRule:
+        """The Memory Network's one-pass rule as these parameters set it up, for ``n_labels`` labels."""
         raise NotImplementedError
 
     def _metric(self) -> tuple[str, float]:

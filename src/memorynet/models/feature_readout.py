@@ -28,8 +28,8 @@ class FeatureReadoutEstimator(MemoryEstimator):
 
     labelled_memories = False
 
-    def _rule(self) -> OnePassRule:
-        return OnePassRule(1)  # unlabelled: one label, every prototype competes for every input
+    def _default_rule(self, n_labels: int) -> OnePassRule:
+        return OnePassRule(n_labels)  # unlabelled: one label, every prototype competes for every input
 
     def _metric(self) -> tuple[str, float]:
         return "l2", 2.0  # the prototypes' distance (fixed)

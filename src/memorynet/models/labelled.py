@@ -24,8 +24,8 @@ class LabelledMemoryEstimator(MemoryEstimator):
 
     labelled_memories = True
 
-    def _rule(self) -> OnePassRule:
-        return OnePassRule(len(self.classes_), threshold=self.threshold, new_label_policy=self.new_label_policy,
+    def _default_rule(self, n_labels: int) -> OnePassRule:
+        return OnePassRule(n_labels, threshold=self.threshold, new_label_policy=self.new_label_policy,
                            class_budget=self.class_budget, consolidate=self.consolidate)
 
     def _check_budget(self, classes: np.ndarray) -> None:

@@ -67,7 +67,12 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
         (PyTorch and an x86 CPU with VNNI or AMX); ``"auto"``, ``"int8"`` for banks of 8192 neurons or more where
         the machine has it, else ``"numpy"``; FAISS exact search (``memorynet[faiss]``); or PyTorch (on the GPU
         when present). All give the same neighbours up to ties within float32 rounding. A callable
-        ``factory(distance, p) -> Searcher`` plugs in another engine (not saved in model files).
+        ``factory(distance, p) -> Searcher`` plugs in another engine (not saved in model files; see the guide's
+        "Extending memorynet").
+    learning_rule : callable or None, default=None
+        ``None``: the Memory Network's one-pass rule, set up by the parameters above. A callable
+        ``factory(n_labels) -> LearningRule`` (:class:`memorynet.engine.rule.LearningRule`) plugs in another rule
+        for the banks (not saved in model files; see the guide's "Extending memorynet").
     verbose : bool, default=False
         Show a progress bar over batches.
 
@@ -96,14 +101,14 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
     _parameter_constraints: dict = {key: PARAMETER_CONSTRAINTS[key] for key in (
         "max_neurons", "threshold", "distance", "p", "n_neighbors", "weights", "channel_voting", "batch_size",
         "image_shape", "new_label_policy", "class_budget", "consolidate", "shuffle", "random_state", "search_backend",
-        "verbose")}
+        "learning_rule", "verbose")}
 
     def __init__(self, max_neurons: int = 10000, *, threshold: float | None = None, distance: str = "l2",
                  p: float = 2.0, n_neighbors: int = 1, weights: str = "uniform", channel_voting: bool = False,
                  batch_size: int = 1024, image_shape: tuple[int, int, int] | None = None,
                  new_label_policy: str = "reserve", class_budget: str = "shared", consolidate: bool = False,
                  shuffle: bool = True, random_state=None,
-                 search_backend: str = "auto", verbose: bool = False):
+                 search_backend: str = "auto", learning_rule=None, verbose: bool = False):
         self.max_neurons = max_neurons
         self.threshold = threshold
         self.distance = distance
@@ -119,6 +124,7 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
         self.shuffle = shuffle
         self.random_state = random_state
         self.search_backend = search_backend
+        self.learning_rule = learning_rule
         self.verbose = verbose
 
     # ------------------------------------------------------------------------------------------------------------

@@ -61,12 +61,12 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
     """Per-position prototype dictionaries (the Memory Network's rule, unlabelled), triangle codes and a streaming
     linear-discriminant readout, learnt in one pass without gradients or weight sharing.
 
+    The parameters not listed here (``patch_size``, ``stride``, ``image_shape``, ``shuffle``, ``random_state``,
+    ``n_jobs``, ``learning_rule``) mean what they mean in :class:`LocalReceptiveFieldClassifier` and
+    :class:`MemoryNetworkClassifier` (``learning_rule`` is called with one label: the dictionaries are unlabelled).
+
     Parameters
     ----------
-    patch_size : int, default=8
-        Side of the square patches, in pixels (clipped to the image).
-    stride : int, default=4
-        Step of the patch grid, in pixels.
     max_neurons : int, default=128
         Prototypes in each position's dictionary; the readout sees ``positions * max_neurons`` features.
     whiten_images : int, default=2000
@@ -82,16 +82,8 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
     batch_size : int, default=1000
         Images described and learnt together; every batch is learnt against the dictionaries as they stood at its
         start.
-    image_shape : tuple (C, H, W) or None, default=None
-        Shape of one image; ``None`` infers it from 3-D/4-D input, else from square flat rows (1, H, H).
-    shuffle : bool, default=True
-        Whether ``fit`` visits the training samples in a random order (``partial_fit`` keeps the stream's order).
-    random_state : int, RandomState or None, default=None
-        Seed of ``fit``'s order.
     search_backend : {"auto", "numpy", "int8", "faiss", "torch"} or callable, default="numpy"
         Engine of the dictionaries' nearest-prototype search while learning.
-    n_jobs : int or None, default=None
-        Threads that learn and describe the positions at once (``-1``: every core); results do not depend on it.
     verbose : bool, default=False
         Progress bars over the positions.
 
@@ -110,7 +102,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
     _parameter_constraints: dict = {
         **{key: PARAMETER_CONSTRAINTS[key] for key in (
             "patch_size", "stride", "max_neurons", "batch_size", "image_shape", "shuffle", "random_state",
-            "search_backend", "n_jobs", "verbose")},
+            "search_backend", "learning_rule", "n_jobs", "verbose")},
         "shrinkage": [Interval(Real, 0, 1, closed="both")],
         "whiten_images": [Interval(Integral, 0, None, closed="left")],
         "whiten_eps": [Interval(Real, 0, None, closed="neither")],
@@ -122,7 +114,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
     def __init__(self, patch_size: int = 8, stride: int = 4, max_neurons: int = 128, *, whiten_images: int = 2000,
                  whiten_eps: float = 1.0, shrinkage: float = 0.01, warmup: int = 5000, batch_size: int = 1000,
                  image_shape=None, shuffle: bool = True, random_state=None, search_backend: str = "numpy",
-                 n_jobs: int | None = None, verbose: bool = False):
+                 learning_rule=None, n_jobs: int | None = None, verbose: bool = False):
         self.patch_size = patch_size
         self.stride = stride
         self.max_neurons = max_neurons
@@ -135,6 +127,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         self.shuffle = shuffle
         self.random_state = random_state
         self.search_backend = search_backend
+        self.learning_rule = learning_rule
         self.n_jobs = n_jobs
         self.verbose = verbose
 

@@ -75,9 +75,9 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
     """A neuron bank per patch position, learnt by the Memory Network's rule, combined by class distances or votes.
 
     The parameters not listed here (``threshold``, ``distance``, ``p``, ``batch_size``, ``new_label_policy``,
-    ``class_budget``, ``consolidate``, ``shuffle``, ``random_state``, ``search_backend``, ``verbose``) mean what they
-    mean in :class:`MemoryNetworkClassifier` and are shared by every position's bank; the single pass visits the
-    samples in the same order at every position.
+    ``class_budget``, ``consolidate``, ``shuffle``, ``random_state``, ``search_backend``, ``learning_rule``,
+    ``verbose``) mean what they mean in :class:`MemoryNetworkClassifier` and are shared by every position's bank;
+    the single pass visits the samples in the same order at every position.
 
     Parameters
     ----------
@@ -111,13 +111,14 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
     _parameter_constraints: dict = {key: PARAMETER_CONSTRAINTS[key] for key in (
         "patch_size", "stride", "max_neurons", "combine", "n_neighbors", "threshold", "distance", "p", "batch_size",
         "new_label_policy", "class_budget", "consolidate", "image_shape", "shuffle", "random_state", "search_backend",
-        "n_jobs", "verbose")}
+        "learning_rule", "n_jobs", "verbose")}
 
     def __init__(self, patch_size: int = 14, stride: int = 7, max_neurons: int = 2000, *, combine: str = "distance",
                  n_neighbors: int = 1, threshold: float | None = None, distance: str = "l2", p: float = 2.0,
                  batch_size: int = 1024, new_label_policy: str = "reserve", class_budget: str = "shared",
                  consolidate: bool = False, image_shape=None, shuffle: bool = True, random_state=None,
-                 search_backend: str = "auto", n_jobs: int | None = None, verbose: bool = False):
+                 search_backend: str = "auto", learning_rule=None, n_jobs: int | None = None,
+                 verbose: bool = False):
         self.patch_size = patch_size
         self.stride = stride
         self.max_neurons = max_neurons
@@ -134,6 +135,7 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         self.shuffle = shuffle
         self.random_state = random_state
         self.search_backend = search_backend
+        self.learning_rule = learning_rule
         self.n_jobs = n_jobs
         self.verbose = verbose
 

@@ -9,18 +9,25 @@ from __future__ import annotations
 import inspect
 import re
 
-from ..models.memory_network import MemoryNetworkClassifier
-from ..models.prototype_codes import PrototypeCodeClassifier
-from ..models.receptive_fields import LocalReceptiveFieldClassifier
+from .memory_network import MemoryNetworkClassifier
+from .presets import MODEL_KINDS
+from .prototype_codes import PrototypeCodeClassifier
+from .receptive_fields import LocalReceptiveFieldClassifier
 
-__all__ = ["parameter_docs", "parameter_defaults", "markdown_table", "estimator_tables"]
+__all__ = ["DESCRIBED_IN", "parameter_docs", "parameter_defaults", "markdown_table", "estimator_tables"]
 
 _ENTRY = re.compile(r"^    ([\w, ]+?) :(.*)$")
 
+# The estimators whose docstrings describe the parameters an estimator shares with them, nearest first (each
+# parameter is described once, where it first appears).
+DESCRIBED_IN = {
+    LocalReceptiveFieldClassifier: (MemoryNetworkClassifier,),
+    PrototypeCodeClassifier: (LocalReceptiveFieldClassifier, MemoryNetworkClassifier),
+}
 
-def parameter_docs(cls, fallback=None) -> dict[str, tuple[str, str]]:
-    """``{name: (type text, one-paragraph description)}`` from the "Parameters" section of ``cls``'s docstring;
-    parameters of its signature that it leaves out are taken from the class ``fallback``'s docstring."""
+
+def _own_docs(cls) -> dict[str, tuple[str, str]]:
+    """``{name: (type text, description)}`` of the "Parameters" section of ``cls``'s own docstring."""
     doc = inspect.getdoc(cls) or ""
     section = doc.split("Parameters\n----------\n", 1)[-1].split("\n\nAttributes\n", 1)[0]
     out: dict[str, tuple[str, str]] = {}
@@ -34,10 +41,16 @@ def parameter_docs(cls, fallback=None) -> dict[str, tuple[str, str]]:
         elif line.strip():
             text.append(line.strip())
     out.update({n: (kind, " ".join(text)) for n in names})
-    if fallback is not None:
-        inherited = parameter_docs(fallback)
-        out.update({n: inherited[n] for n in parameter_defaults(cls) if n not in out and n in inherited})
     return out
+
+
+def parameter_docs(cls) -> dict[str, tuple[str, str]]:
+    """``{name: (type text, one-paragraph description)}`` of every parameter of ``cls``: from its own docstring,
+    else from the first estimator of :data:`DESCRIBED_IN` ``[cls]`` that describes it."""
+    out = {}
+    for source in reversed((cls, *DESCRIBED_IN.get(cls, ()))):
+        out.update(_own_docs(source))
+    return {name: out[name] for name in parameter_defaults(cls) if name in out}
 
 
 def parameter_defaults(cls) -> dict[str, object]:
@@ -45,9 +58,9 @@ def parameter_defaults(cls) -> dict[str, object]:
     return {name: p.default for name, p in inspect.signature(cls).parameters.items()}
 
 
-def markdown_table(cls, fallback=None) -> str:
+def markdown_table(cls) -> str:
     """A Markdown table of ``cls``'s parameters: name, default, meaning."""
-    docs, defaults = parameter_docs(cls, fallback), parameter_defaults(cls)
+    docs, defaults = parameter_docs(cls), parameter_defaults(cls)
     rows = ["| parameter | default | meaning |", "|---|---|---|"]
     for name, default in defaults.items():
         text = re.sub(r":\w+:`([^`]+)`", r"`\1`", docs.get(name, ("", ""))[1]).replace("``", "`")
@@ -56,8 +69,6 @@ def markdown_table(cls, fallback=None) -> str:
 
 
 def estimator_tables() -> dict:
-    """The tables the documentation carries: every public estimator (with the paper model as fallback)."""
-    return {"MemoryNetworkClassifier": MemoryNetworkClassifier,
-            "LocalReceptiveFieldClassifier": (LocalReceptiveFieldClassifier, MemoryNetworkClassifier),
-            "PrototypeCodeClassifier": (PrototypeCodeClassifier, MemoryNetworkClassifier)}
+    """The estimators whose parameter tables the documentation carries, by name."""
+    return {cls.__name__: cls for cls in MODEL_KINDS.values()}
 
