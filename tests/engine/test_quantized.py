@@ -118,8 +118,11 @@ def test_paper_model_predictions_are_identical_to_float32(request, dataset, neur
     ds = request.getfixturevalue(dataset)
     X = scale_pixels(ds.X_train).reshape(len(ds.X_train), -1)
     X_test = scale_pixels(ds.X_test).reshape(len(ds.X_test), -1)
-    plain = MemoryNetworkClassifier(neurons, random_state=0, search_backend="numpy").fit(X, ds.y_train)
-    int8 = MemoryNetworkClassifier(neurons, random_state=0, search_backend="int8").fit(X, ds.y_train)
+    budget = "shared" if reference else "fair"  # 1-NN: the paper's rule stores every image
+    plain = MemoryNetworkClassifier(neurons, class_budget=budget, random_state=0, search_backend="numpy").fit(
+        X, ds.y_train)
+    int8 = MemoryNetworkClassifier(neurons, class_budget=budget, random_state=0, search_backend="int8").fit(
+        X, ds.y_train)
     np.testing.assert_array_equal(int8.memories_, plain.memories_)  # training's searches are NumPy's
     predicted = int8.predict(X_test)
     np.testing.assert_array_equal(predicted, plain.predict(X_test))

@@ -16,7 +16,9 @@ ESTIMATORS = [MemoryNetworkClassifier(random_state=0),
               LocalReceptiveFieldClassifier(2, 1, 100, random_state=0),
               LocalReceptiveFieldClassifier(3, 2, 100, combine="vote", n_neighbors=2, random_state=0),
               PrototypeCodeClassifier(2, 1, 8, warmup=0, whiten_images=0, batch_size=10, random_state=0),
-              PrototypeCodeClassifier(2, 1, 8, warmup=6, whiten_images=4, batch_size=3,
+              # a warm-up of 6 images is too short for frozen dictionaries (the default, instance above) to reach
+              # the checks' training accuracy of 0.83: this one keeps them learning
+              PrototypeCodeClassifier(2, 1, 8, warmup=6, whiten_images=4, batch_size=3, freeze_dictionaries=False,
                                       random_state=0)]
 
 

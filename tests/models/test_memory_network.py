@@ -19,7 +19,8 @@ def blobs():
 @pytest.mark.parametrize("threshold", [None, 2.0, 6.0])
 def test_batch_size_one_is_the_sequential_rule(blobs, threshold):
     X, y = blobs
-    model = MemoryNetworkClassifier(40, threshold=threshold, batch_size=1, shuffle=False).fit(X, y)
+    model = MemoryNetworkClassifier(40, threshold=threshold, batch_size=1, shuffle=False,
+                                    class_budget="shared").fit(X, y)
     mem, lab, cnt = reference_fit(X, y, 40, threshold)
     assert model.n_neurons_ == len(mem)
     np.testing.assert_array_equal(model.labels_, lab)
@@ -30,7 +31,8 @@ def test_batch_size_one_is_the_sequential_rule(blobs, threshold):
 @pytest.mark.parametrize("threshold", [None, 4.0])
 def test_batches_search_against_the_memory_at_the_batch_start(blobs, threshold):
     X, y = blobs
-    model = MemoryNetworkClassifier(30, threshold=threshold, batch_size=64, shuffle=False).fit(X, y)
+    model = MemoryNetworkClassifier(30, threshold=threshold, batch_size=64, shuffle=False,
+                                    class_budget="shared").fit(X, y)
     mem, lab, cnt = reference_fit(X, y, 30, threshold, batch_size=64)
     np.testing.assert_array_equal(model.labels_, lab)
     np.testing.assert_array_equal(model.counters_, cnt)
@@ -89,7 +91,7 @@ def test_reserve_policy_keeps_a_slot_for_each_declared_class():
 def test_error_policy_raises_a_clear_error_and_leaves_the_model_unchanged():
     X = np.arange(12, dtype=np.float32)[:, None]
     y = np.array([0] * 10 + [1, 2])
-    model = MemoryNetworkClassifier(3, shuffle=False, batch_size=1, new_label_policy="error")
+    model = MemoryNetworkClassifier(3, shuffle=False, batch_size=1, new_label_policy="error", class_budget="shared")
     model.partial_fit(X[:10], y[:10], classes=[0, 1, 2])
     before = model.memories_.copy(), model.counters_.copy()
     with pytest.raises(ValueError, match="memory is full .*label 1 has no neuron"):
@@ -123,11 +125,16 @@ def test_partial_fit_continues_the_pass_like_fit(blobs):
     assert stream.n_samples_seen_ == 300
 
 
-def test_partial_fit_rejects_unknown_labels_and_changed_classes(blobs):
+def test_partial_fit_learns_unannounced_labels_and_rejects_changed_classes(blobs):
     X, y = blobs
     model = MemoryNetworkClassifier(30).partial_fit(X, y, classes=[0, 1, 2, 3])
-    with pytest.raises(ValueError, match=r"labels \[9\] that are not among"):
-        model.partial_fit(X[:1], [9])
+    far = X[:3] + 100  # a new class far from the others, on a full memory
+    model.partial_fit(far, [9, 9, 9])
+    assert model.classes_.tolist() == [0, 1, 2, 3, 9] and model.n_neurons_ == 30
+    assert (model.predict(far) == 9).all() and np.bincount(model.labels_)[9] >= 1
+    assert model.counters_.sum() == len(X) + 3  # nothing learnt before was dropped: merged, not lost
+    with pytest.raises(ValueError, match="not of the kind of classes_"):
+        model.partial_fit(X[:1], ["cat"])
     with pytest.raises(ValueError, match="differs from the classes"):
         model.partial_fit(X[:1], y[:1], classes=[0, 1])
 

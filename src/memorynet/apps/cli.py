@@ -69,8 +69,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     for name, (default, kind, text) in _model_parameters().items():
         flag = "--" + name.replace("_", "-")
         text = text.replace("%", "%%").replace("``", "")
-        if isinstance(default, bool):
-            group.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
+        if isinstance(default, bool):  # --flag / --no-flag: either way from any preset's value
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=f"{text} (unset: the preset's value)")
             continue
         choices = re.findall(r'"(\w+)"', kind.split("}")[0]) if kind.startswith("{") else None
         convert = int if isinstance(default, int) or kind.startswith("int") else \

@@ -4,7 +4,9 @@ For each batch, every input against the memory as it stood at the batch's start:
 (always without a threshold; with one, only for inputs farther than the threshold from their label's nearest
 neuron), the new-label policy and the class budget decide which inputs may grow; the others move their nearest
 same-label neuron to the running mean ``(c r + sum x) / (c + k)``; with ``consolidate``, a novel input with no room
-frees a slot by merging its label's two closest neurons.
+frees a slot by merging its label's two closest neurons. Under the ``"fair"`` class budget, an input of a class
+below its share that finds no room takes a slot that a class above its share frees by merging its two closest
+neurons: the order in which classes arrive, announced or not, barely changes what the memory holds.
 """
 
 from __future__ import annotations
@@ -101,28 +103,36 @@ class OnePassRule(LearningRule):
             eligible = distance > self.threshold
         grow = self._grow_mask(bank, eligible, classes, represented)
         placed = self._consolidation_mask(bank, eligible, grow, classes)
-        stay = np.flatnonzero(~grow & ~placed)
+        claimed = self._claim_mask(bank, eligible, grow | placed, classes)
+        stay = np.flatnonzero(~grow & ~placed & ~claimed)
         if self.threshold is None:
             target = np.full(len(x), -1, dtype=np.intp)
             target[stay] = searcher.nearest_same_label(x[stay], classes[stay])[1]
-        # Labels with no neuron at the batch's start join the nearest neuron grown from this batch.
-        orphan = stay[target[stay] < 0]
-        stranded = orphan[~np.isin(classes[orphan], classes[grow])]
+        # Labels with no neuron at the batch's start join the nearest neuron born in this batch, once it is placed.
+        orphan, settled = stay[target[stay] < 0], stay[target[stay] >= 0]
+        stranded = orphan[~np.isin(classes[orphan], classes[grow | claimed])]
         if stranded.size:
             raise NoRoomForClass(int(classes[stranded[0]]), bank.capacity)
-        w = (lambda mask: 1) if weights is None else (lambda mask: weights[mask])  # noqa: E731
+        w = (lambda rows: 1) if weights is None else (lambda rows: weights[rows])  # noqa: E731
         bank.append(x[grow], classes[grow], w(grow))
-        if orphan.size:  # their labels' only neurons are the ones just grown
-            target[orphan] = searcher.nearest_same_label(x[orphan], classes[orphan])[1]
-        if stay.size:
-            rows, memories, counts = kernels.scatter_mean_update(bank.memories, bank.counters, target[stay], x[stay],
-                                                                 None if weights is None else weights[stay])
-            bank.update_rows(rows, memories, counts)
+        self._move(bank, target[settled], x[settled], None if weights is None else weights[settled])
         if placed.any():
             self._merge_and_place(bank, searcher, x[placed], classes[placed], w(placed))
+        if claimed.any():
+            self._reclaim(bank, searcher, x[claimed], classes[claimed], w(claimed))
+        if orphan.size:  # disjoint from the rows moved above: their labels' neurons were all born in this batch
+            self._move(bank, searcher.nearest_same_label(x[orphan], classes[orphan])[1], x[orphan],
+                       None if weights is None else weights[orphan])
+
+    @staticmethod
+    def _move(bank: NeuronBank, targets: np.ndarray, x: np.ndarray, weights: np.ndarray | None) -> None:
+        """Move each target neuron to the running mean of its memory and the inputs ``x`` it absorbs."""
+        if len(x):
+            rows, memories, counts = kernels.scatter_mean_update(bank.memories, bank.counters, targets, x, weights)
+            bank.update_rows(rows, memories, counts)
 
     def _class_room(self, bank: NeuronBank) -> np.ndarray:
-        """Free slots per class under ``class_budget="balanced"``, (n_classes,)."""
+        """Each class's share of the capacity less its neurons, (n_classes,) (negative: above its share)."""
         share = np.full(self.n_classes, bank.capacity // self.n_classes)
         share[: bank.capacity % self.n_classes] += 1
         return share - bank.class_counts(self.n_classes)
@@ -130,8 +140,12 @@ class OnePassRule(LearningRule):
     def _grow_mask(self, bank: NeuronBank, eligible: np.ndarray, classes: np.ndarray,
                    represented: np.ndarray) -> np.ndarray:
         """Which inputs of the batch become new neurons, in batch order, within the free slots."""
-        if self.class_budget == "balanced":  # shares sum to the capacity, unless classes were added later
-            grow = _first_per_group(eligible, classes, self._class_room(bank))
+        if self.class_budget in ("balanced", "fair"):  # shares sum to the capacity, unless classes were added later
+            room = self._class_room(bank)
+            grow = _first_per_group(eligible, classes, room)
+            if self.class_budget == "fair":  # room no class below its share still needs goes to any input
+                spare = bank.free - int(np.maximum(room, 0).sum())
+                grow[np.flatnonzero(eligible & ~grow)[: max(spare, 0)]] = True
             grow[np.flatnonzero(grow)[bank.free:]] = False
             return grow
         free = bank.free
@@ -151,6 +165,38 @@ class OnePassRule(LearningRule):
             return np.zeros(len(classes), dtype=bool)
         neurons = bank.class_counts(self.n_classes)
         return _first_per_group(eligible & ~grow & (neurons[classes] > 0), classes, neurons // 2)
+
+    def _claim_mask(self, bank: NeuronBank, eligible: np.ndarray, taken: np.ndarray,
+                    classes: np.ndarray) -> np.ndarray:
+        """``class_budget="fair"``: inputs of classes below their share that found no room (in batch order), as many
+        as the classes above their share can free by merging disjoint pairs."""
+        if self.class_budget != "fair":
+            return np.zeros(len(classes), dtype=bool)
+        room = self._class_room(bank)
+        short = room - np.bincount(classes[taken], minlength=self.n_classes)
+        claims = _first_per_group(eligible & ~taken, classes, np.maximum(short, 0))
+        claims[np.flatnonzero(claims)[self._givable(bank, room).sum():]] = False
+        return claims
+
+    def _givable(self, bank: NeuronBank, room: np.ndarray) -> np.ndarray:
+        """Neurons each class can free for others, (n_classes,): its excess over its share, at most half of its
+        neurons (disjoint pairs)."""
+        return np.minimum(np.maximum(-room, 0), bank.class_counts(self.n_classes) // 2)
+
+    def _reclaim(self, bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray,
+                 weights: np.ndarray | int) -> None:
+        """Store ``x`` in slots freed by merging the closest disjoint pairs of the classes most above their share
+        (counter-weighted means)."""
+        weights = np.broadcast_to(weights, len(x))
+        givable, start = self._givable(bank, self._class_room(bank)), 0
+        for donor in np.argsort(-givable, kind="stable"):
+            n = min(int(givable[donor]), len(x) - start)
+            if n == 0:
+                break
+            freed = merge_closest_pairs(bank, int(donor), n, searcher.metric, searcher.p)
+            rows = slice(start, start + n)
+            bank.replace_rows(freed, x[rows], classes[rows], weights[rows])
+            start += n
 
     @staticmethod
     def _merge_and_place(bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray,

@@ -106,10 +106,9 @@ def _learners(name: str, seed: int, n_classes: int, shrinkage: float, pixel_max:
     codes.set_params(preprocess__chain=PRESETS[best][0], network__warmup=warmup,
                      network__whiten_images=min(codes[-1].whiten_images, warmup // 2))
     return {
-        f"memorynet, paper model ({NEURONS} neurons, balanced)":
-            (MemoryNetworkClassifier(NEURONS, class_budget="balanced", random_state=seed), "flat"),
-        f"memorynet, {best} preset (balanced)":
-            (preset(best, random_state=seed, pixel_max=pixel_max, class_budget="balanced"), "raw"),
+        f"memorynet, paper model ({NEURONS} neurons, defaults)":
+            (MemoryNetworkClassifier(NEURONS, random_state=seed), "flat"),
+        f"memorynet, {best} preset (defaults)": (preset(best, random_state=seed, pixel_max=pixel_max), "raw"),
         # the prototype-code recipe of cifar10-best (feature stage and readout), on the data set's own preprocessing
         "memorynet, prototype codes (cifar10-best recipe)": (codes, "raw"),
         f"streaming LDA (shrinkage {shrinkage:g})": (StreamingLDA(shrinkage), "flat"),

@@ -54,7 +54,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "image_shape": [None, tuple, list],
     "new_label_policy": [StrOptions({"reserve", "error"})],
-    "class_budget": [StrOptions({"shared", "balanced"})],
+    "class_budget": [StrOptions({"fair", "shared", "balanced"})],
     "consolidate": ["boolean"],
     "shuffle": ["boolean"],
     "random_state": ["random_state"],
@@ -240,8 +240,10 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
     def partial_fit(self, X, y, classes=None):
         """Continue the single pass on a new chunk of the stream, in the order given. Returns ``self``.
 
-        ``classes`` (every label the stream will carry) is needed on the first call unless ``y`` already
-        holds them all; it is how ``new_label_policy="reserve"`` knows which slots to keep.
+        ``classes`` (every label the stream will carry) may be given on the first call (scikit-learn's
+        convention): it is how the class budget and ``new_label_policy="reserve"`` know every share from the
+        start. A later chunk with labels never declared adds them (:meth:`add_classes`): classes may arrive
+        unannounced, and under the default ``class_budget="fair"`` they take their share of the memory.
         """
         first = not hasattr(self, "classes_")
         if first:
@@ -255,6 +257,9 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(f"classes={np.unique(classes).tolist()} differs from the classes of the first "
                                  f"partial_fit call {self.classes_.tolist()}")
+            new = np.setdiff1d(y, self.classes_) if classes is None else ()
+            if len(new):
+                self.add_classes(new)
             indices = self._class_indices(y)
         self._learn(X, indices)
         return self

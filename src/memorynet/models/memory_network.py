@@ -49,9 +49,14 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
         What keeps a full memory from meeting a label without a neuron. ``"reserve"`` keeps one free slot
         per declared class until that class has a neuron (growth of other classes stops short of them);
         ``"error"`` reserves nothing and raises ``ValueError`` when it happens.
-    class_budget : {"shared", "balanced"}, default="shared"
-        ``"shared"``: classes fill the memory first come, first served; ``"balanced"``: each class may hold at
-        most its share ``max_neurons // n_classes`` (the remainder to the first classes).
+    class_budget : {"fair", "shared", "balanced"}, default="fair"
+        How the classes share the memory. Each class's share is ``max_neurons // n_classes`` (the remainder to the
+        first classes). ``"fair"``: a class may grow past its share only into room that no class below its share
+        still needs, and an input of a class below its share that finds the memory full takes a slot freed by
+        merging the two closest neurons (counter-weighted mean) of the class most above its share, so classes
+        that arrive late or unannounced get their share and the order of the classes barely matters;
+        ``"shared"`` (the paper's rule): first come, first served, so the first classes can fill the memory;
+        ``"balanced"``: no class ever holds more than its share.
     consolidate : bool, default=False
         With a ``threshold``: when there is no room for a novel input (farther than the threshold from its
         label's neurons), merge the two closest neurons of its label (counter-weighted mean) and store the input
@@ -106,7 +111,7 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
     def __init__(self, max_neurons: int = 10000, *, threshold: float | None = None, distance: str = "l2",
                  p: float = 2.0, n_neighbors: int = 1, weights: str = "uniform", channel_voting: bool = False,
                  batch_size: int = 1024, image_shape: tuple[int, int, int] | None = None,
-                 new_label_policy: str = "reserve", class_budget: str = "shared", consolidate: bool = False,
+                 new_label_policy: str = "reserve", class_budget: str = "fair", consolidate: bool = False,
                  shuffle: bool = True, random_state=None,
                  search_backend: str = "auto", learning_rule=None, verbose: bool = False):
         self.max_neurons = max_neurons

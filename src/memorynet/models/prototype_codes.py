@@ -11,10 +11,12 @@ position, side by side, feed a streaming linear discriminant (running class mean
 closed-form solve with ``shrinkage`` at prediction): no gradient anywhere.
 
 The single pass runs in three phases: the first ``whiten_images`` images teach the whitening statistics, the
-images up to ``warmup`` the dictionaries, and every later batch is first described by the dictionaries as they
-stand and added to the readout's statistics, then teaches the dictionaries. The
-readout therefore learns from the codes a trained model would give, and ``partial_fit`` over a stream builds the
-same kind of model as ``fit``.
+images up to ``warmup`` the dictionaries, and every later batch is described by the dictionaries and added to the
+readout's statistics. By default the dictionaries stop learning when the warm-up ends (``freeze_dictionaries``):
+every code the readout sums is then made by the same features, so its statistics after the warm-up do not depend
+on the order of the images, and classes learnt early are not forgotten when later ones move the dictionaries.
+With ``freeze_dictionaries=False`` each later batch, once described, also teaches the dictionaries. Either way
+``partial_fit`` over a stream builds the same kind of model as ``fit``.
 """
 
 from __future__ import annotations
@@ -77,8 +79,12 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
     shrinkage : float, default=0.01
         The readout's covariance is ``(1 - shrinkage) * S + shrinkage * I`` (may be changed after fitting).
     warmup : int, default=5000
-        Images at the start of the pass (the whitening images included) that do not teach the readout; every
-        later image teaches the dictionaries and the readout (described before the dictionaries learn it).
+        Images at the start of the pass (the whitening images included) that teach the whitening and the
+        dictionaries, not the readout; every later image teaches the readout.
+    freeze_dictionaries : bool, default=True
+        The dictionaries stop learning when the warm-up ends, so the order of the later images (classes arriving
+        one after another) does not change what the readout learns. ``False``: every later image also teaches
+        the dictionaries, after it was described (the features drift under the readout's older statistics).
     batch_size : int, default=1000
         Images described and learnt together; every batch is learnt against the dictionaries as they stood at its
         start.
@@ -107,12 +113,14 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         "whiten_images": [Interval(Integral, 0, None, closed="left")],
         "whiten_eps": [Interval(Real, 0, None, closed="neither")],
         "warmup": [Interval(Integral, 0, None, closed="left")],
+        "freeze_dictionaries": ["boolean"],
     }
     sequential_prefix_attribute = "warmup"  # shards split the stream once whitening and dictionaries are set up
     _empty_banks_allowed = True  # the dictionaries are empty while the first images teach the whitening
 
     def __init__(self, patch_size: int = 8, stride: int = 4, max_neurons: int = 128, *, whiten_images: int = 2000,
-                 whiten_eps: float = 1.0, shrinkage: float = 0.01, warmup: int = 5000, batch_size: int = 1000,
+                 whiten_eps: float = 1.0, shrinkage: float = 0.01, warmup: int = 5000,
+                 freeze_dictionaries: bool = True, batch_size: int = 1000,
                  image_shape=None, shuffle: bool = True, random_state=None, search_backend: str = "numpy",
                  learning_rule=None, n_jobs: int | None = None, verbose: bool = False):
         self.patch_size = patch_size
@@ -122,6 +130,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         self.whiten_eps = whiten_eps
         self.shrinkage = shrinkage
         self.warmup = warmup
+        self.freeze_dictionaries = freeze_dictionaries
         self.batch_size = batch_size
         self.image_shape = image_shape
         self.shuffle = shuffle
@@ -188,7 +197,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
             if start >= warmup:
                 self.readout_.partial_fit(self._features(batch), classes[start:stop],
                                           classes=np.arange(len(self.classes_)))
-            if not empty:
+            if not empty and not (self.freeze_dictionaries and start >= warmup):
                 self._map_positions(learn, progress=bool(self.verbose))
 
     def _count_patches(self, images: np.ndarray, position: int) -> None:

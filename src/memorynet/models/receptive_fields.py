@@ -115,7 +115,7 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
 
     def __init__(self, patch_size: int = 14, stride: int = 7, max_neurons: int = 2000, *, combine: str = "distance",
                  n_neighbors: int = 1, threshold: float | None = None, distance: str = "l2", p: float = 2.0,
-                 batch_size: int = 1024, new_label_policy: str = "reserve", class_budget: str = "shared",
+                 batch_size: int = 1024, new_label_policy: str = "reserve", class_budget: str = "fair",
                  consolidate: bool = False, image_shape=None, shuffle: bool = True, random_state=None,
                  search_backend: str = "auto", learning_rule=None, n_jobs: int | None = None,
                  verbose: bool = False):
