@@ -34,11 +34,11 @@ def test_continual_reports_the_standard_metrics_for_every_learner(quick_claims):
         assert r["average_accuracy"] == pytest.approx(continual.average_accuracy(R))
         assert r["backward_transfer"] == pytest.approx(continual.backward_transfer(R))
         assert r["forgetting"] == pytest.approx(continual.forgetting(R))
-    paper = rows["memorynet, paper model (2000 neurons, balanced)"]
+    paper = rows["memorynet, paper model (2000 neurons, defaults)"]
     naive = rows["MLP fine-tuned (naive)"]
     assert paper["forgetting"] < 0.1 < 0.5 < naive["forgetting"]
     assert paper["average_accuracy"] > naive["average_accuracy"] + 0.3
-    assert rows["memorynet, mnist-rf preset (balanced)"]["average_accuracy"] > 0.9
+    assert rows["memorynet, mnist-rf preset (defaults)"]["average_accuracy"] > 0.9
     text = (quick_claims / "continual.md").read_text()
     measured, quoted = text.split("**Quoted from papers**")
     assert "DER++" in quoted and "DER++" not in measured and "72.7" not in measured
