@@ -8,7 +8,7 @@ streams (5 tasks of 2 classes, shuffled within each task; the whole test set sco
 
     python benchmarks/class_order.py --data-dir ../shared/data                   # every preset, seeds 0 1 2
     python benchmarks/class_order.py --data-dir ../shared/data --presets paper --seeds 0
-    python benchmarks/class_order.py --data-dir ../shared/data --quick           # CI: see --quick
+    python benchmarks/class_order.py --data-dir ../shared/data --quick           # minutes: see below
 
 ``--quick``: MNIST, presets ``paper`` and ``mnist-rf``, one seed, a twelfth of the training set (1000 images per
 task) and of every memory budget, 2000 test images. Writes ``<out>/class_order.json`` and ``class_order.md``.
@@ -89,9 +89,8 @@ def run(data_dir, presets: list[str], seeds: list[int], quick: bool) -> dict:
 
 def markdown(result: dict) -> str:
     """Accuracy per preset and protocol (mean ± std over seeds), and the largest drop from i.i.d."""
-    stats = {key: s for runs, s in summarize(result["rows"], lambda r: (r["preset"], r["dataset"], r["protocol"]),
-                                              spread=("accuracy",), medians=("seconds",))
-             for key in [(runs[0]["preset"], runs[0]["dataset"], runs[0]["protocol"])]}
+    key = lambda r: (r["preset"], r["dataset"], r["protocol"])  # noqa: E731
+    stats = {key(runs[0]): s for runs, s in summarize(result["rows"], key)}
     out = ["| preset | data | " + " | ".join(PROTOCOLS) + " | largest drop (points) |",
            "|---|---|" + "---:|" * (len(PROTOCOLS) + 1)]
     for name, dataset in dict.fromkeys((p, d) for p, d, _ in stats):

@@ -86,7 +86,9 @@ def test_the_cli_reference_lists_every_command_and_option_of_the_installed_cli()
     for name in commands:
         helped = subprocess.run([sys.executable, "-m", "memorynet", name, "--help"], capture_output=True, text=True,
                                 check=True).stdout
-        flags = set(re.findall(r"^  (?:-\w[ ,\w]*, )?(--[a-z][\w-]*)", helped, re.M)) - {"--help"}  # option lines
+        option_lines = re.findall(r"^  (-.*)$", helped, re.M)  # "  -h, --help", "  --flag, --no-flag VALUE"
+        flags = {f for line in option_lines for f in re.findall(r"(?<![\w-])--[a-z][\w-]*", line.split("  ")[0])}
+        flags -= {"--help"}
         assert flags and flags == set(re.findall(r"`(--[a-z][\w-]*)`", sections[name])), name
 
 

@@ -40,7 +40,9 @@ def test_the_phases_whitening_then_dictionaries_then_readout(digits):
     model = small(shuffle=False).fit(X[:1000], y[:1000])
     assert model.patch_count_ == 200  # the first 200 images only counted patches
     assert model.readout_.counts_.sum() == 1000 - 300  # the readout learnt every image after the warm-up
-    assert all(int(bank.counters.sum()) == 800 for bank in model.banks_)  # dictionaries: images 200..999
+    assert all(int(bank.counters.sum()) == 100 for bank in model.banks_)  # dictionaries: images 200..299, frozen
+    learning = small(shuffle=False, freeze_dictionaries=False).fit(X[:1000], y[:1000])
+    assert all(int(bank.counters.sum()) == 800 for bank in learning.banks_)  # dictionaries: images 200..999
     assert model.n_codes_ == len(model.banks_) * 16 == model.codes(X[:2]).shape[1]
     assert model.score(X[1000:], y[1000:]) > 0.9
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_write
+from ..models.parameters import parameter_defaults
 from ..models.presets import MODEL_KINDS
 from .peers import RandomFeatureLDA, StreamingLDA
 
@@ -38,7 +39,7 @@ def make_estimator(kind: str, params: dict, seed: int | None = None):
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
     cls = KINDS[kind]
-    seeded = {"random_state": seed} if "random_state" in cls().get_params() else {}
+    seeded = {"random_state": seed} if "random_state" in parameter_defaults(cls) else {}
     return cls(**params, **seeded)
 
 
