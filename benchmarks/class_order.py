@@ -4,7 +4,14 @@ streams (5 tasks of 2 classes, shuffled within each task; the whole test set sco
 - ``iid``: ``fit`` (it shuffles the training set);
 - ``ordered fit``: ``fit`` on the ordered training set with ``shuffle=False`` (it sees every label up front);
 - ``declared``: ``partial_fit`` task by task, every class declared on the first call (scikit-learn's convention);
-- ``unannounced``: ``partial_fit`` task by task, each label first met in its task.
+- ``unannounced``: ``partial_fit`` task by task, each label first met in its task;
+
+and on other orders (``partial_fit``, labels unannounced), scored per class against i.i.d.:
+
+- ``one class per task``: 10 tasks of one class;
+- ``two cycles``: the 5 tasks twice, each time with half of their images (classes come back after others);
+- ``long tail``: the 5 tasks with class frequencies falling from 10 to 1 (class k keeps 10^(-k/9) of its images),
+  scored against ``long tail iid``, ``fit`` on the same images shuffled.
 
     python benchmarks/class_order.py --data-dir ../shared/data                   # every preset, seeds 0 1 2
     python benchmarks/class_order.py --data-dir ../shared/data --presets paper --seeds 0
@@ -30,6 +37,8 @@ from memorynet.io.atomic import atomic_write
 from memorynet.models.streaming import learn_chunk
 
 PROTOCOLS = ("iid", "ordered fit", "declared", "unannounced")
+OTHER_ORDERS = {"one class per task": "iid", "two cycles": "iid", "long tail": "long tail iid"}
+ALL_PROTOCOLS = PROTOCOLS + ("long tail iid",) + tuple(OTHER_ORDERS)
 DATASET = {"paper": ("mnist", "cifar10"), "mnist-rf": ("mnist",), "mnist-best": ("mnist",),
            "cifar10-rf": ("cifar10",), "cifar10-best": ("cifar10",)}
 QUICK_FRACTION = 12  # --quick: a twelfth of the training images and of the memory budget
@@ -45,28 +54,56 @@ def _model(name: str, seed: int, pixel_max: float, fraction: int):
     return model
 
 
-def run_protocol(name: str, protocol: str, data, train_rows: np.ndarray, tasks: list[np.ndarray], seed: int,
-                 fraction: int) -> dict:
-    """Test accuracy (on ``data``'s test rows) and seconds of one preset under one protocol."""
+def long_tail(y: np.ndarray, rows: np.ndarray, classes: np.ndarray, ratio: float = 10.0) -> np.ndarray:
+    """``rows`` thinned so that class k (in ``classes`` order) keeps ``ratio ** (-k / (K - 1))`` of its rows."""
+    keep = [rows[y[rows] == c][: round(np.sum(y[rows] == c) * ratio ** (-k / (len(classes) - 1)))]
+            for k, c in enumerate(classes)]
+    return np.sort(np.concatenate(keep))
+
+
+def stream(protocol: str, y: np.ndarray, train_rows: np.ndarray, classes: np.ndarray,
+           rng: np.random.Generator) -> list[np.ndarray]:
+    """The chunks of training rows one protocol presents, in order (one chunk for ``fit`` protocols)."""
+    def tasks(rows, per_task=2):
+        return [rng.permutation(rows[np.isin(y[rows], t)]) for t in split_tasks(classes, per_task)]
+    if protocol == "iid":
+        return [train_rows]
+    if protocol == "long tail iid":
+        return [long_tail(y, train_rows, classes)]
+    if protocol == "one class per task":
+        return tasks(train_rows, 1)
+    if protocol == "two cycles":
+        halves = [np.array_split(t, 2) for t in tasks(train_rows)]
+        return [h[0] for h in halves] + [h[1] for h in halves]
+    if protocol == "long tail":
+        return tasks(long_tail(y, train_rows, classes))
+    ordered = tasks(train_rows)
+    return [np.concatenate(ordered)] if protocol == "ordered fit" else ordered
+
+
+def run_protocol(name: str, protocol: str, data, chunks: list[np.ndarray], seed: int, fraction: int) -> dict:
+    """Test accuracy (overall and per class, on ``data``'s test rows) and seconds of one preset learning
+    ``chunks`` of training rows under one protocol."""
     model, classes = _model(name, seed, data.pixel_max, fraction), np.unique(data.y_train)
     X, y = data.X_train, data.y_train
     start = time.perf_counter()
-    if protocol == "iid":
-        model.fit(X[train_rows], y[train_rows])
+    if protocol in ("iid", "long tail iid"):
+        model.fit(X[chunks[0]], y[chunks[0]])
     elif protocol == "ordered fit":
-        rows = np.concatenate(tasks)
-        model.set_params(network__shuffle=False).fit(X[rows], y[rows])
+        model.set_params(network__shuffle=False).fit(X[chunks[0]], y[chunks[0]])
     else:
-        for rows in tasks:
+        for rows in chunks:
             learn_chunk(model, X[rows], y[rows], classes if protocol == "declared" else None)
     seconds = time.perf_counter() - start
     predicted = model.predict(data.X_test)
+    hit = predicted == data.y_test
     return {"preset": name, "protocol": protocol, "seed": seed, "seconds": seconds,
-            "accuracy": float(np.mean(predicted == data.y_test)),
+            "accuracy": float(np.mean(hit)),
+            "class_accuracy": [float(np.mean(hit[data.y_test == c])) for c in classes],
             "predicted_classes": np.bincount(np.searchsorted(classes, predicted), minlength=len(classes)).tolist()}
 
 
-def run(data_dir, presets: list[str], seeds: list[int], quick: bool) -> dict:
+def run(data_dir, presets: list[str], seeds: list[int], quick: bool, protocols: tuple[str, ...]) -> dict:
     rows = []
     fraction = QUICK_FRACTION if quick else 1
     for name in presets:
@@ -77,10 +114,10 @@ def run(data_dir, presets: list[str], seeds: list[int], quick: bool) -> dict:
             for seed in seeds:
                 rng = np.random.default_rng(seed)
                 train_rows = rng.permutation(len(data.y_train))[: len(data.y_train) // fraction]
-                tasks = [rng.permutation(train_rows[np.isin(data.y_train[train_rows], t)])
-                         for t in split_tasks(data.y_train)]
-                for protocol in PROTOCOLS:
-                    row = run_protocol(name, protocol, data, train_rows, tasks, seed, fraction)
+                for protocol in protocols:
+                    chunks = stream(protocol, data.y_train, train_rows, np.unique(data.y_train),
+                                    np.random.default_rng([seed, ALL_PROTOCOLS.index(protocol)]))
+                    row = run_protocol(name, protocol, data, chunks, seed, fraction)
                     rows.append({"dataset": dataset, **row})
                     print(f"{name} {dataset} seed {seed} {protocol}: {row['accuracy']:.4f} ({row['seconds']:.0f} s)",
                           flush=True)
@@ -88,16 +125,39 @@ def run(data_dir, presets: list[str], seeds: list[int], quick: bool) -> dict:
 
 
 def markdown(result: dict) -> str:
-    """Accuracy per preset and protocol (mean ± std over seeds), and the largest drop from i.i.d."""
+    """Accuracy per preset and protocol (mean ± std over seeds) with the largest drop from i.i.d.; for the other
+    orders, the largest loss of one class against its reference (per-class accuracies averaged over seeds)."""
     key = lambda r: (r["preset"], r["dataset"], r["protocol"])  # noqa: E731
-    stats = {key(runs[0]): s for runs, s in summarize(result["rows"], key)}
-    out = ["| preset | data | " + " | ".join(PROTOCOLS) + " | largest drop (points) |",
-           "|---|---|" + "---:|" * (len(PROTOCOLS) + 1)]
-    for name, dataset in dict.fromkeys((p, d) for p, d, _ in stats):
-        means = {p: stats[(name, dataset, p)]["accuracy"] for p in PROTOCOLS if (name, dataset, p) in stats}
-        cells = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in means.values()]
+    groups = {key(runs[0]): (runs, s) for runs, s in summarize(result["rows"], key)}
+    models = list(dict.fromkeys((p, d) for p, d, _ in groups))
+    main = [p for p in PROTOCOLS if any((*m, p) in groups for m in models)]
+    out = ["| preset | data | " + " | ".join(main) + " | largest drop (points) |",
+           "|---|---|" + "---:|" * (len(main) + 1)]
+    for model in models:
+        means = {p: groups[(*model, p)][1]["accuracy"] for p in main if (*model, p) in groups}
+        if "iid" not in means:
+            continue
+        cells = [f"{100 * m:.1f} ± {100 * s:.1f}" if p in means else "" for p, (m, s) in
+                 ((p, means.get(p, (0, 0))) for p in main)]
         drop = 100 * max(means["iid"][0] - m for m, _ in means.values())
-        out.append(f"| `{name}` | {dataset} | {' | '.join(cells)} | {drop:.1f} |")
+        out.append(f"| `{model[0]}` | {model[1]} | {' | '.join(cells)} | {drop:.1f} |")
+    others = [o for o in OTHER_ORDERS if any((*m, o) in groups for m in models)]
+    if others:
+        out += ["", "Other orders: accuracy, and in brackets the largest loss of one class against the reference "
+                "(points; `long tail` against `long tail iid`, the others against `iid`).", "",
+                "| preset | data | " + " | ".join(others) + " |", "|---|---|" + "---:|" * len(others)]
+        per_class = {k: np.mean([r["class_accuracy"] for r in runs], axis=0) for k, (runs, _) in groups.items()}
+        for model in models:
+            cells = []
+            for order in others:
+                reference = (*model, OTHER_ORDERS[order])
+                if (*model, order) not in groups or reference not in groups:
+                    cells.append("")
+                    continue
+                loss = 100 * np.max(per_class[reference] - per_class[(*model, order)])
+                mean, std = groups[(*model, order)][1]["accuracy"]
+                cells.append(f"{100 * mean:.1f} ± {100 * std:.1f} ({loss:.1f})")
+            out.append(f"| `{model[0]}` | {model[1]} | {' | '.join(cells)} |")
     return "\n".join(out) + "\n"
 
 
@@ -106,11 +166,12 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--presets", nargs="+", choices=list(DATASET), default=list(DATASET))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--protocols", nargs="+", choices=ALL_PROTOCOLS, default=list(ALL_PROTOCOLS))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     presets, seeds = (["paper", "mnist-rf"], [0]) if args.quick else (args.presets, args.seeds)
-    result = run(args.data_dir, presets, seeds, args.quick)
+    result = run(args.data_dir, presets, seeds, args.quick, tuple(args.protocols))
     write_results(Path(args.out) / "class_order.json", result)
     table = markdown(result)
     atomic_write(Path(args.out) / "class_order.md", lambda fh: fh.write(table.encode()))

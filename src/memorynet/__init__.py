@@ -19,8 +19,9 @@ from .models import (
                      save_model,
                      scale_pixels,
 )
+from .models.onnx_export import export_onnx
 
 __version__ = library_version()
 
 __all__ = ["MemoryNetworkClassifier", "LocalReceptiveFieldClassifier", "PrototypeCodeClassifier", "ImagePreprocessor",
-           "NeuronBank", "load_model", "save_model", "scale_pixels", "preset", "datasets", "__version__"]
+           "NeuronBank", "load_model", "save_model", "scale_pixels", "preset", "datasets", "export_onnx", "__version__"]

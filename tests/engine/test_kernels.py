@@ -148,3 +148,22 @@ def test_closest_disjoint_pairs_is_greedy_and_disjoint():
     assert sorted(zip(keep.tolist(), drop.tolist())) == [(1, 2), (3, 4)]
     keep, drop = kernels.closest_disjoint_pairs(D, 10)  # at most m // 2 pairs exist
     assert len(keep) == 3 and len(set(keep) | set(drop)) == 6
+
+
+def test_merge_costs_are_wards_growth_of_squared_deviations():
+    """For squared L2, the cost of merging two neurons is how much the summed squared deviations of the inputs
+    they stand for grow when both are replaced by their counter-weighted mean."""
+    rng = np.random.default_rng(0)
+    M, counts = rng.normal(size=(7, 5)).astype(np.float32), rng.integers(1, 9, 7)
+    costs = kernels.merge_costs(kernels.pairwise_distances(M, M), counts)
+    for i in range(7):
+        for j in range(7):
+            if i != j:
+                mean = (counts[i] * M[i] + counts[j] * M[j]) / (counts[i] + counts[j])
+                growth = counts[i] * np.sum((M[i] - mean) ** 2) + counts[j] * np.sum((M[j] - mean) ** 2)
+                assert costs[i, j] == pytest.approx(growth, rel=1e-4)
+    # two heavy neurons are not merged before two light ones a little farther apart
+    M = np.array([[0.0], [1.0], [10.0], [11.2]], dtype=np.float32)
+    keep, drop = kernels.closest_disjoint_pairs(kernels.merge_costs(kernels.pairwise_distances(M, M),
+                                                                    np.array([50, 50, 1, 1])), 1)
+    assert (keep.tolist(), drop.tolist()) == ([2], [3])

@@ -241,6 +241,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ..models.onnx_export import export_onnx
+
+    _check_output(args.onnx, "--onnx")
+    model, meta = _load_model(args.model)
+    proto = export_onnx(model, args.onnx, class_names=meta.get("class_names"))
+    shape = [d.dim_value or d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    print(f"wrote {args.onnx}: input 'images' {shape} float32 (raw intensities), outputs 'label' and 'scores' "
+          f"({len(model[-1].classes_)} classes), opset {proto.opset_import[0].version}")
+    return 0
+
+
 def _cmd_stream(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1 or args.checkpoint_every < 1:
         raise ValueError(f"--limit must be at least 1 (got {args.limit}) and --checkpoint-every at least 1 "
@@ -315,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "Print 'file, index, label, class name' for each image in .npy arrays ((n, C, H, W), "
                              "(n, H, W) or one image) or .png files, given in raw intensities (0-255).")
     predict.add_argument("inputs", nargs="+", help=".npy or .png files")
+
+    export = _model_command(commands, "export", _cmd_export, "export a saved model to ONNX (pip install "
+                            "'memorynet[onnx]')", "Write a saved model, preprocessing included, as an ONNX file that "
+                            "ONNX Runtime (C++, C#, Java, JavaScript, phones) runs: input 'images' (N, C, H, W) "
+                            "float32 raw intensities, outputs 'label' and 'scores'; classes in the metadata.")
+    export.add_argument("--onnx", required=True, metavar="PATH", help="the ONNX file to write")
 
     stream = commands.add_parser(
         "stream", help="learn from a stream with checkpoints; rerun to resume after a crash",

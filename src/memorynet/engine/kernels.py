@@ -19,8 +19,8 @@ from sklearn import get_config
 from sklearn.utils import gen_batches
 
 __all__ = ["METRICS", "pairwise_distances", "nearest_neurons", "nearest_one_l2", "nearest_same_label",
-           "nearest_per_class", "scatter_mean_update", "three_way_mean", "closest_disjoint_pairs", "row_sq_norms",
-           "unit_rows"]
+           "nearest_per_class", "scatter_mean_update", "three_way_mean", "merge_costs", "closest_disjoint_pairs",
+           "row_sq_norms", "unit_rows"]
 
 METRICS = ("l2", "l1", "cosine", "lp")
 
@@ -210,6 +210,14 @@ def nearest_per_class(X: np.ndarray, M: np.ndarray, m_classes: np.ndarray, n_cla
         block = out[rows]  # a view: rows is a slice
         block[:, present] = np.minimum.reduceat(D, starts, axis=1)
     return out
+
+
+def merge_costs(D: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Ward's cost of merging each pair of neurons, (m, m): their distance ``D`` (squared L2: exactly the growth
+    of the summed squared deviations) times ``c_i c_j / (c_i + c_j)`` of their counters. Merging cheapest first
+    keeps the neurons' density where the inputs' is: dense regions do not lose every neuron before sparse ones."""
+    c = np.asarray(counts, dtype=np.float32)
+    return D * (np.outer(c, c) / (c[:, None] + c[None, :]))
 
 
 def closest_disjoint_pairs(D: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

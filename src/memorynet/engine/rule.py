@@ -4,9 +4,11 @@ For each batch, every input against the memory as it stood at the batch's start:
 (always without a threshold; with one, only for inputs farther than the threshold from their label's nearest
 neuron), the new-label policy and the class budget decide which inputs may grow; the others move their nearest
 same-label neuron to the running mean ``(c r + sum x) / (c + k)``; with ``consolidate``, a novel input with no room
-frees a slot by merging its label's two closest neurons. Under the ``"fair"`` class budget, an input of a class
-below its share that finds no room takes a slot that a class above its share frees by merging its two closest
-neurons: the order in which classes arrive, announced or not, barely changes what the memory holds.
+frees a slot by merging two of its label's neurons. Under the ``"fair"`` class budget, an input of a class below
+its share that finds no room takes a slot that a class above its share frees by merging two of its neurons. A merge
+takes the pair that loses least by Ward's criterion (the closest, weighted by their counters), so a class thinned
+by merges keeps its neurons where its inputs are dense: the order in which classes arrive, announced or not,
+barely changes what the memory holds.
 """
 
 from __future__ import annotations
@@ -210,10 +212,12 @@ class OnePassRule(LearningRule):
 
 
 def merge_closest_pairs(bank: NeuronBank, class_index: int, n_pairs: int, metric: str, p: float) -> np.ndarray:
-    """Merge the ``n_pairs`` closest disjoint pairs of the class's neurons, each into its first neuron by the
-    counter-weighted mean; returns the rows of the second neurons, now spare (to be replaced or removed)."""
+    """Merge the ``n_pairs`` cheapest disjoint pairs of the class's neurons by Ward's criterion (the closest,
+    weighted by their counters: :func:`kernels.merge_costs`), each into its first neuron by the counter-weighted
+    mean; returns the rows of the second neurons, now spare (to be replaced or removed)."""
     rows = np.flatnonzero(bank.classes == class_index)
     members = bank.memories[rows]
-    keep, drop = kernels.closest_disjoint_pairs(kernels.pairwise_distances(members, members, metric, p=p), n_pairs)
+    costs = kernels.merge_costs(kernels.pairwise_distances(members, members, metric, p=p), bank.counters[rows])
+    keep, drop = kernels.closest_disjoint_pairs(costs, n_pairs)
     bank.merge_rows(rows[keep], rows[drop])
     return rows[drop]

@@ -63,6 +63,8 @@ def summarize(runs: list[dict], key: Callable[[dict], Hashable], spread: tuple[s
 
 
 def write_results(path: str | Path, payload: dict, indent: int = 1) -> Path:
-    """Write ``payload`` as JSON atomically (the old file survives any failure); returns the path."""
+    """Write ``payload`` as JSON atomically (the old file survives any failure), creating its folder; returns
+    the path."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(payload, indent=indent, sort_keys=True).encode()
     return atomic_write(Path(path), lambda fh: fh.write(text))

@@ -354,6 +354,22 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
         """The class label of every neuron of ``bank``, or ``None`` for unlabelled memories."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------------------------------------------------
+    # Deploy
+
+    def to_onnx(self, path=None, *, class_names: list[str] | None = None):
+        """This fitted estimator as an ONNX model (``onnx.ModelProto``), written to ``path`` when given; its input
+        is what the estimator takes, as images (N, C, H, W). See :func:`memorynet.export_onnx` (which also takes a
+        preset's pipeline, preprocessing included) and the guide page "Deploy"."""
+        from .onnx_export import export_onnx
+        return export_onnx(self, path, class_names=class_names)
+
+    def _onnx_scores(self, g, images: str) -> tuple[str, str]:
+        """(scores as ``predict_proba`` gives them, class index) of ``images`` (N, C, H, W) in ONNX graph ``g``
+        (a :class:`memorynet.models.onnx_graph.GraphBuilder`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no ONNX form: implement _onnx_scores, or export "
+                                  "one of memorynet's estimators")
+
     def _class_evidence(self, X) -> tuple[np.ndarray, str, bool]:
         """(n, n_classes) per-class evidence of this kind of model, its name, and whether larger is better."""
         raise NotImplementedError

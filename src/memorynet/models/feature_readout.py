@@ -41,14 +41,28 @@ class FeatureReadoutEstimator(MemoryEstimator):
         """(n, n_features) float32: what the readout sees of validated ``images`` (n, C, H, W)."""
         raise NotImplementedError
 
-    def _readout_scores(self, X) -> np.ndarray:
-        """(n, n_classes) linear discriminants of the readout (``-inf`` for classes it has not learnt)."""
-        features = self._features(self._images(X))
+    def _onnx_features(self, g, images: str) -> str:
+        """What the readout sees of ``images`` (N, C, H, W), (N, n_features) float32, in ONNX graph ``g``."""
+        raise NotImplementedError(f"{type(self).__name__} has no ONNX form of its features")
+
+    def _ready_readout(self):
+        """The readout, set to this model's shrinkage; a ValueError if it has learnt from no image."""
         if not hasattr(self.readout_, "counts_"):
             raise ValueError(f"the readout has learnt from no image: the first {self.sequential_prefix} images only "
                              f"teach the feature stage, and {self.n_samples_seen_} were seen; fit on more images")
         self.readout_.shrinkage = self.shrinkage
-        return self.readout_.decision_function(features.astype(np.float64))
+        return self.readout_
+
+    def _readout_scores(self, X) -> np.ndarray:
+        """(n, n_classes) linear discriminants of the readout (``-inf`` for classes it has not learnt)."""
+        features = self._features(self._images(X))
+        return self._ready_readout().decision_function(features.astype(np.float64))
+
+    def _onnx_scores(self, g, images: str) -> tuple[str, str]:
+        readout = self._ready_readout()
+        weights, bias = readout.discriminant()
+        scores = g.linear(self._onnx_features(g, images), weights, np.where(readout.counts_ == 0, -np.inf, bias))
+        return g.softmax_of_scores(scores), g.op("ArgMax", scores, axis=1, keepdims=0)
 
     def _class_evidence(self, X) -> tuple[np.ndarray, str, bool]:
         return self._readout_scores(X), "linear discriminant", True

@@ -74,7 +74,8 @@ class LabelledMemoryEstimator(MemoryEstimator):
         a class the stream had not announced). Returns the new ``classes_``.
 
         Existing neurons keep their labels. The memory budget stays as it is: a bank without a free neuron for each
-        new class makes room by merging the two closest neurons (counter-weighted mean) of its most numerous class.
+        new class makes room by merging two neurons (counter-weighted mean; the pair Ward's criterion finds
+        cheapest) of its most numerous class.
         """
         labels = self._new_labels(labels)
         classes = np.union1d(self.classes_, labels)
@@ -91,7 +92,8 @@ class LabelledMemoryEstimator(MemoryEstimator):
     @unchanged_on_error
     def make_room(self, n_neurons: int = 1) -> None:
         """Make sure every bank has ``n_neurons`` free neurons, keeping the budget: a bank with fewer merges
-        disjoint closest pairs of neurons (counter-weighted mean) of its most numerous class, as many as needed.
+        disjoint pairs of neurons (counter-weighted mean; the cheapest by Ward's criterion) of its most numerous
+        class, as many as needed.
 
         This is consolidation on demand: how a full memory can still grow a neuron for a class it is taught."""
         check_is_fitted(self)

@@ -53,15 +53,16 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
         How the classes share the memory. Each class's share is ``max_neurons // n_classes`` (the remainder to the
         first classes). ``"fair"``: a class may grow past its share only into room that no class below its share
         still needs, and an input of a class below its share that finds the memory full takes a slot freed by
-        merging the two closest neurons (counter-weighted mean) of the class most above its share, so classes
+        merging two neurons (counter-weighted mean; the pair Ward's criterion, distance weighted by counters, finds
+        cheapest) of the class most above its share, so classes
         that arrive late or unannounced get their share and the order of the classes barely matters;
         ``"shared"`` (the paper's rule): first come, first served, so the first classes can fill the memory;
         ``"balanced"``: no class ever holds more than its share.
     consolidate : bool, default=False
         With a ``threshold``: when there is no room for a novel input (farther than the threshold from its
-        label's neurons), merge the two closest neurons of its label (counter-weighted mean) and store the input
-        in the freed slot, instead of averaging it into its nearest neuron. Merges are chosen per batch from the
-        memory after the batch's updates, as disjoint closest pairs.
+        label's neurons), merge two neurons of its label (counter-weighted mean) and store the input in the freed
+        slot, instead of averaging it into its nearest neuron. Merges are chosen per batch from the memory after
+        the batch's updates, as the disjoint pairs cheapest by Ward's criterion.
     shuffle : bool, default=True
         Whether ``fit`` visits the training samples in a random order (``partial_fit`` keeps the stream's order).
     random_state : int, RandomState or None, default=None
@@ -189,6 +190,16 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
         neighbor_classes, distances = self._neighbors(X)
         scores = self._scores(neighbor_classes, distances)
         return self.classes_[voting.decide(scores, neighbor_classes, distances)]
+
+    def _onnx_scores(self, g, images: str) -> tuple[str, str]:
+        rows, bank = g.flatten(images), self.banks_[0]
+        neighbors = []
+        for features in self._voters():
+            x, memories = (rows, bank.memories) if features is None else \
+                (g.columns(rows, features), bank.memories[:, features])
+            neighbors.append(g.nearest(g.distances(x, memories, self.distance), min(self.n_neighbors, len(bank))))
+        votes, nearest = g.tally(neighbors, [bank.classes] * len(neighbors), len(self.classes_), self.weights)
+        return g.share(votes), g.decide(votes, nearest)
 
     def predict_proba(self, X) -> np.ndarray:
         """Share of the (weighted) votes each class receives, (n, n_classes), rows summing to 1.

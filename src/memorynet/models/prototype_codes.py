@@ -231,6 +231,15 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
                                                              self.max_neurons))
         return np.concatenate(parts, axis=1)
 
+    def _onnx_features(self, g, images: str) -> str:
+        shape, parts = self._patch_shape(), []
+        for position, corner in enumerate(self.corners_):
+            rows = g.patch(images, corner, shape)
+            if self.whitening_ is not None:
+                rows = g.whiten(rows, *self.whitening_[position])
+            parts.append(g.triangle(rows, self.banks_[position].memories, self.max_neurons))
+        return g.op("Concat", *parts, axis=1)
+
     def codes(self, X) -> np.ndarray:
         """(n, n_codes_): the codes the readout sees, position after position."""
         return self._features(self._images(X))

@@ -65,9 +65,16 @@ class NearestClassMean(StreamingClassifier):
         self.means_ = (self.means_ * self.counts_[:, None] + sums) / np.maximum(total, 1)[:, None]
         self.counts_ = total
 
+    def discriminant(self) -> tuple[np.ndarray, np.ndarray]:
+        """(weights (D, C), bias (C,)) of the linear scores ``X @ weights + bias``: here the negative squared
+        distance to each class mean, less the constant ``|x|^2``."""
+        return 2 * self.means_.T, -(self.means_ ** 2).sum(axis=1)
+
     def decision_function(self, X) -> np.ndarray:
-        """Negative squared distance to each class mean (``-inf`` for classes not seen yet)."""
-        scores = 2 * X @ self.means_.T - (self.means_ ** 2).sum(axis=1)
+        """The linear score of each class, ``X @ weights + bias`` (:meth:`discriminant`; ``-inf`` for classes not
+        seen yet)."""
+        weights, bias = self.discriminant()
+        scores = X @ weights + bias
         scores[:, self.counts_ == 0] = -np.inf
         return scores
 
@@ -170,15 +177,12 @@ class StreamingLDA(NearestClassMean):
         upper = self._upper_covariance()
         return upper + np.triu(upper, 1).T
 
-    def decision_function(self, X) -> np.ndarray:
-        """The linear discriminant of each class (``-inf`` for classes not seen yet)."""
+    def discriminant(self) -> tuple[np.ndarray, np.ndarray]:
+        """(weights (D, C), bias (C,)) of the linear discriminants, solved once per data and shrinkage."""
         if self._solved is None or self._solved[0] != self.shrinkage:  # new data or another shrinkage
             # (D, C) from one triangle, by Bunch-Kaufman: OpenBLAS 0.3.31's threaded Cholesky crashes on
             # matrices of more than about 16000 rows (a segmentation fault), this one does not
             weights = linalg.solve(self._upper_covariance(), self.means_.T, assume_a="sym", lower=False,
                                    overwrite_a=True, check_finite=False)
             self._solved = (self.shrinkage, weights, -0.5 * np.einsum("cd,dc->c", self.means_, weights))
-        _, weights, bias = self._solved
-        scores = X @ weights + bias
-        scores[:, self.counts_ == 0] = -np.inf
-        return scores
+        return self._solved[1], self._solved[2]

@@ -187,6 +187,19 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         scores = self._class_scores(X)
         return self.classes_[scores.argmin(axis=1)]
 
+    def _onnx_scores(self, g, images: str) -> tuple[str, str]:
+        shape, n_classes = self._patch_shape(), len(self.classes_)
+        rows = [g.patch(images, corner, shape) for corner in self.corners_]
+        if self.combine == "distance":
+            total = g.op("Sum", *(g.op("Cast", g.class_distances(x, bank.memories, bank.classes, n_classes,
+                                                                 self.distance), to=11)
+                                  for x, bank in zip(rows, self.banks_)))
+            return g.softmax_of_scores(g.op("Neg", total), spread=True), g.op("ArgMin", total, axis=1, keepdims=0)
+        votes = g.op("Sum", *(g.tally([g.nearest(g.distances(x, bank.memories, self.distance),
+                                                 min(self.n_neighbors, len(bank)))], [bank.classes], n_classes)[0]
+                              for x, bank in zip(rows, self.banks_)))
+        return g.share(votes), g.op("ArgMax", votes, axis=1, keepdims=0)
+
     def predict_proba(self, X) -> np.ndarray:
         """Votes: share of the position votes each class receives. Distances: a softmin of each image's summed
         distances, scaled by that image's own spread of them (a ranking aid, not a calibrated probability; it

@@ -1,0 +1,108 @@
+"""ONNX Runtime beside the package: every preset fit on its training set, exported, and both asked for the whole
+test set; identical labels, both accuracies, and prediction throughput (median of alternating repetitions).
+
+    python benchmarks/onnx_runtime.py --data-dir ../shared/data              # every preset, full size
+    python benchmarks/onnx_runtime.py --data-dir ../shared/data --quick      # minutes: see below
+
+``--quick``: presets ``paper`` and ``cifar10-rf``, budgets cut to a tenth, fit on 6000 images, 2000 test images,
+one repetition. Writes ``<out>/onnx_runtime.json`` and ``onnx_runtime.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from memorynet import datasets, export_onnx, preset
+from memorynet.experiments.harness import write_results
+from memorynet.io.atomic import atomic_write
+
+DATASET = {"paper": "mnist", "mnist-rf": "mnist", "mnist-best": "mnist", "cifar10-rf": "cifar10",
+           "cifar10-best": "cifar10"}
+
+
+def _quick(model) -> None:
+    network = model[-1]
+    network.set_params(max_neurons=max(network.max_neurons // 10, 38))
+    if hasattr(network, "warmup"):
+        network.set_params(warmup=1000, whiten_images=500)
+
+
+def measure(name: str, data, repeats: int, quick: bool) -> dict:
+    """One preset: fit, export, then package and ONNX Runtime predictions, alternating ``repeats`` times."""
+    model = preset(name, random_state=0, pixel_max=data.pixel_max)
+    if quick:
+        _quick(model)
+    start = time.perf_counter()
+    model.fit(data.X_train, data.y_train)
+    fit_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.onnx"
+        export_onnx(model, path)
+        size = path.stat().st_size
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images = data.X_test.astype(np.float32)
+    model.predict(images[:10])  # the readout's one-off solve is part of fitting, not of prediction
+    package, runtime = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predicted = model.predict(images)
+        package.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        label, _ = session.run(None, {"images": images})
+        runtime.append(time.perf_counter() - start)
+    return {"preset": name, "dataset": data.name, "n_test": len(images), "fit_seconds": fit_seconds,
+            "onnx_megabytes": size / 2**20, "identical": float(np.mean(label == predicted)),
+            "accuracy_package": float(np.mean(predicted == data.y_test)),
+            "accuracy_onnx": float(np.mean(label == data.y_test)),
+            "images_per_second_package": len(images) / float(np.median(package)),
+            "images_per_second_onnx": len(images) / float(np.median(runtime))}
+
+
+def markdown(result: dict) -> str:
+    out = ["| preset | data | identical labels | accuracy (package) | accuracy (ONNX Runtime) | images/s (package) "
+           "| images/s (ONNX Runtime) | ONNX / package | file (MB) |", "|---|---|" + "---:|" * 7]
+    for r in result["rows"]:
+        out.append(f"| `{r['preset']}` | {r['dataset']} | {100 * r['identical']:.2f} % | "
+                   f"{100 * r['accuracy_package']:.2f} % | {100 * r['accuracy_onnx']:.2f} % | "
+                   f"{r['images_per_second_package']:.0f} | {r['images_per_second_onnx']:.0f} | "
+                   f"{r['images_per_second_onnx'] / r['images_per_second_package']:.2f} | "
+                   f"{r['onnx_megabytes']:.1f} |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--presets", nargs="+", choices=list(DATASET), default=list(DATASET))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args()
+    presets, repeats = (["paper", "cifar10-rf"], 1) if args.quick else (args.presets, args.repeats)
+    rows = []
+    for name in presets:
+        data = datasets.load(DATASET[name], args.data_dir, progress=False)
+        if args.quick:
+            data = dataclasses.replace(data, X_train=data.X_train[:6000], y_train=data.y_train[:6000],
+                                       X_test=data.X_test[:2000], y_test=data.y_test[:2000])
+        rows.append(measure(name, data, repeats, args.quick))
+        print(rows[-1], flush=True)
+    result = {"quick": args.quick, "repeats": repeats, "cpus": os.cpu_count(), "machine": platform.processor(),
+              "onnxruntime": ort.__version__, "rows": rows}
+    write_results(Path(args.out) / "onnx_runtime.json", result)
+    table = markdown(result)
+    atomic_write(Path(args.out) / "onnx_runtime.md", lambda fh: fh.write(table.encode()))
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
