@@ -5,6 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -76,3 +79,30 @@ def test_gpu_table_smoke(data_dir, tmp_path):
         assert row["cpu_accuracy"] > 0.8 and min(row["cpu_fit_s"], row["gpu_predict_s"]) > 0
     assert "| mnist | mnist-rf preset |" in out.stdout
 
+
+
+def test_onnx_runtime_quick(data_dir, tmp_path):
+    """The ONNX benchmark's rows: ONNX Runtime labels the test images as the package does, at a measured rate."""
+    pytest.importorskip("onnxruntime", reason="the ONNX benchmark needs pip install 'memorynet[onnx]'")
+    result = _quick_probe("onnx_runtime", data_dir, tmp_path)
+    assert [r["preset"] for r in result["rows"]] == ["paper", "cifar10-rf"]
+    for row in result["rows"]:
+        assert row["n_test"] == 2000 and row["identical"] >= 0.999
+        assert abs(row["accuracy_onnx"] - row["accuracy_package"]) <= 1 - row["identical"]
+        assert row["images_per_second_onnx"] > 0 and row["images_per_second_package"] > 0
+    assert "| `cifar10-rf` | cifar10 |" in (tmp_path / "onnx_runtime.md").read_text()
+
+
+def test_class_order_quick(data_dir, tmp_path):
+    """Every protocol of the class-order benchmark runs; the defaults keep their promise at a twelfth of the scale:
+    the class-ordered streams within 2 points of i.i.d., no class of the other orders losing more than 10."""
+    result = _quick_probe("class_order", data_dir, tmp_path)
+    rows = {(r["preset"], r["protocol"]): r for r in result["rows"]}
+    for name in ("paper", "mnist-rf"):
+        iid = rows[(name, "iid")]
+        for protocol in ("ordered fit", "declared", "unannounced"):
+            assert rows[(name, protocol)]["accuracy"] >= iid["accuracy"] - 0.02, (name, protocol)
+        for order, reference in (("one class per task", "iid"), ("two cycles", "iid"), ("long tail", "long tail iid")):
+            loss = np.subtract(rows[(name, reference)]["class_accuracy"], rows[(name, order)]["class_accuracy"])
+            assert loss.max() <= 0.10, (name, order, loss)
+    assert "one class per task" in (tmp_path / "class_order.md").read_text()
