@@ -66,9 +66,8 @@ def test_readout_probe_quick(data_dir, tmp_path):
 
 def test_gpu_table_smoke(data_dir, tmp_path):
     """The GPU table's script runs end to end (torch on the CPU here) and its table is the site's."""
-    import pytest
-
-    pytest.importorskip("torch")  # .ci/run installs the CPU build (torch==2.13.0)
+    pytest.importorskip("torch", reason="the GPU table's script needs PyTorch: pip install torch==2.13.0 (the CPU "
+                        "build; .ci/run installs it)")
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_table.py"), "--smoke", "--data-dir",
                           str(data_dir), "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -18,7 +18,7 @@ from memorynet import (
 )
 from memorynet.apps import distributed as mdist
 
-da = pytest.importorskip("dask.array")
+da = pytest.importorskip("dask.array", reason="needs pip install 'memorynet[dask]'")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from memorynet.engine.searchers import Int8Searcher, NumpySearcher, make_searche
 def _int8_here():
     """The path needs PyTorch and VNNI/AMX; CI's machine has both (.ci/run installs the CPU build of torch)."""
     if not quantized.int8_available():
-        message = "the int8 search path is unavailable here (PyTorch, or VNNI/AMX, missing)"
+        message = ("the int8 search path is unavailable here: it needs PyTorch (pip install torch==2.13.0, the CPU "
+                   "build) and a CPU with VNNI or AMX")
         if os.environ.get("CI") == "true":
             pytest.fail(message + "; CI must test it")
         pytest.skip(message)

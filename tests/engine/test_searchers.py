@@ -18,7 +18,10 @@ def _bank(rng, n=90, width=20, n_classes=4):
 
 
 def _available(backend):
-    pytest.importorskip("torch" if backend == "int8" else backend)
+    module = "torch" if backend == "int8" else backend
+    extra = {"torch": "pip install torch==2.13.0 (the CPU build; .ci/run installs it)",
+             "faiss": "pip install 'memorynet[faiss]'"}[module]
+    pytest.importorskip(module, reason=f"the {backend} search engine needs {module}: {extra}")
     if backend == "int8" and not quantized.int8_available():
         pytest.skip("no int8 dot-product instructions on this CPU")
 

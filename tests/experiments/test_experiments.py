@@ -70,7 +70,7 @@ def test_parallel_jobs_give_the_same_results(tmp_path):
 
 
 def test_dask_cluster_runs_the_grid(tmp_path):
-    distributed = pytest.importorskip("dask.distributed")
+    distributed = pytest.importorskip("dask.distributed", reason="needs pip install 'memorynet[dask]'")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
                                   processes=True) as cluster:
         runs = experiments.run_experiment(tiny(), tmp_path / "dask", scheduler=cluster.scheduler_address,

@@ -56,7 +56,7 @@ def test_a_full_memory_makes_room_by_merging_and_keeps_its_budget(digits, cls, p
 
 
 def test_every_search_engine_agrees_after_classes_are_added(digits):
-    pytest.importorskip("faiss")
+    pytest.importorskip("faiss", reason="needs pip install 'memorynet[faiss]'")
     X, y = digits
     models = [_fit(digits, max_neurons=150, search_backend=b) for b in ("numpy", "faiss")]
     for model in models:
