@@ -114,6 +114,50 @@ def test_cifar_extracted_folder_and_python_version(tmp_path):
     np.testing.assert_array_equal(from_bin.y_test, from_py.y_test)
 
 
+@pytest.mark.parametrize("protocol", range(2, pickle.HIGHEST_PROTOCOL + 1))
+@pytest.mark.parametrize("keys", [bytes, str])
+def test_cifar_python_batches_written_by_python_3_are_read(tmp_path, protocol, keys):
+    """Batches pickled by today's Python (protocols 2 to 5, str or bytes keys) read as the original ones."""
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    expected = []
+    for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
+        _, labels, pixels = cifar_records(3, i)
+        key = (lambda k: k.encode()) if keys is bytes else str
+        (folder / name).write_bytes(pickle.dumps({key("data"): pixels, key("labels"): labels.tolist()},
+                                                 protocol=protocol))
+        expected.append(pixels)
+    data = datasets.load("cifar10", tmp_path, progress=False)
+    np.testing.assert_array_equal(data.X_test.reshape(3, -1), expected[-1])
+
+
+@pytest.mark.parametrize("payload, refused", [
+    (lambda: __import__("codecs").encode("x", "rot13"), "_codecs.encode with str and 'rot13'"),
+    (lambda: __import__("os").system, "refusing to unpickle posix.system"),
+])
+def test_the_unpickler_refuses_all_but_array_reconstruction(tmp_path, payload, refused):
+    class Crafted:
+        def __reduce__(self):
+            value = payload()
+            return (__import__("_codecs").encode, ("x", "rot13")) if isinstance(value, str) else (value, ("true",))
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(pickle.dumps({b"data": Crafted(), b"labels": []}, protocol=2))
+    with pytest.raises(datasets.DataFormatError, match=refused):
+        datasets.load("cifar10", tmp_path, progress=False)
+
+
+def test_a_protocol_5_array_claiming_more_than_it_holds_is_refused():
+    class Forged:  # what numpy writes for an array under protocol 5, with a shape its bytes do not fill
+        def __reduce__(self):
+            return (np._core.numeric._frombuffer, (b"\0" * 12, np.dtype(np.uint8), (10**9, 3072), "C"))
+
+    with pytest.raises(datasets.DataFormatError, match=r"claims \(1000000000, 3072\) uint8 .* but holds 12 bytes"):
+        datasets._decode_cifar_python(pickle.dumps({b"data": Forged(), b"labels": [0]}, protocol=5), "forged")
+
+
 def test_cifar_python_batches_cannot_run_code(tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()

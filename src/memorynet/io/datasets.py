@@ -284,13 +284,35 @@ def _decode_cifar_records(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarr
     return rows[:, 1:].reshape(-1, 3, 32, 32), _check_labels(rows[:, 0], 10, where)
 
 
+def _latin1_bytes(text: str, encoding: str) -> bytes:
+    """What pickle protocol 2 calls to rebuild ``bytes`` (``_codecs.encode(text, "latin1")``), and nothing else."""
+    if not isinstance(text, str) or encoding.replace("-", "").lower() != "latin1":
+        raise DataFormatError(f"refusing _codecs.encode with {type(text).__name__} and {encoding!r} in a pickle")
+    return text.encode("latin1")
+
+
+def _checked_frombuffer(buffer, dtype, shape, order) -> np.ndarray:
+    """What pickle protocol 5 calls to rebuild an array from its bytes: checked to hold exactly ``shape``."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if dtype.hasobject or size != memoryview(buffer).nbytes:
+        raise DataFormatError(f"a pickled array claims {tuple(shape)} {dtype} ({size} bytes) but holds "
+                              f"{memoryview(buffer).nbytes} bytes")
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
+
+
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Reads the CIFAR-10 python batches without letting the file run arbitrary code."""
+    """Reads the CIFAR-10 python batches (pickle protocols 2 to 5, as numpy writes plain arrays) without letting
+    the file run arbitrary code: only array reconstruction, checked, is callable."""
 
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                 ("numpy", "ndarray"), ("numpy", "dtype")}
+    _REPLACED = {("_codecs", "encode"): _latin1_bytes, ("numpy.core.numeric", "_frombuffer"): _checked_frombuffer,
+                 ("numpy._core.numeric", "_frombuffer"): _checked_frombuffer}
 
     def find_class(self, module: str, name: str):  # noqa: D102
+        if (module, name) in self._REPLACED:
+            return self._REPLACED[(module, name)]
         if (module, name) not in self._ALLOWED:
             raise DataFormatError(f"refusing to unpickle {module}.{name} from a CIFAR-10 python batch")
         return super().find_class(module, name)
@@ -299,6 +321,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 def _decode_cifar_python(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         batch = _NumpyOnlyUnpickler(io.BytesIO(blob), encoding="bytes").load()
+        batch = {key.encode() if isinstance(key, str) else key: value for key, value in batch.items()}
         data, labels = batch[b"data"], np.asarray(batch[b"labels"])
     except DataFormatError:
         raise
