@@ -433,3 +433,18 @@ def test_a_pickle_claiming_a_huge_array_is_refused_without_allocating_it():
     with pytest.raises(datasets.DataFormatError, match="not a CIFAR-10 python batch"):
         datasets._decode_cifar_python(blob, "batch")
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+
+
+def test_a_cifar_archive_with_a_batch_twice_is_refused(tmp_path):
+    """The good copy last would be read silently; the bad copy last would poison the data: neither is guessed."""
+    import tarfile
+
+    archive = tmp_path / "cifar-10-binary.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for i, name in enumerate([f"data_batch_{k}.bin" for k in range(1, 6)] + ["test_batch.bin", "test_batch.bin"]):
+            blob = cifar_records(3, i)[0]
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    with pytest.raises(datasets.DataFormatError, match="two members named test_batch.bin"):
+        datasets.read_cifar10(archive)

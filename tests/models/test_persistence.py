@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -343,3 +344,56 @@ def test_version_2_files_still_load_and_state_arrays_must_match_the_header(fitte
     rewrite(path, header={"state_arrays": ["extra"]})  # listed, but a paper model stores none
     with pytest.raises(ModelFileError, match="does not store"):
         load_model(path)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_a_model_file_with_a_member_twice_is_refused(fitted, tmp_path):
+    """Two members of one name (or names that np.load takes as one) would leave the loader to guess."""
+    path = fitted[0].save(tmp_path / "m.mnet")
+    members = _members(path)
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("memories.npy", _npy(np.zeros((30, 18), np.float32)))
+    with pytest.raises(ModelFileError, match=r"members named \['memories'\] more than once"):
+        load_model(path)
+    _write_members(path, {**members, "header": members["header.npy"]})
+    with pytest.raises(ModelFileError, match=r"members named \['header'\] more than once"):
+        load_model(path)
+
+
+# Every rule the loader applies to the header, and the value that breaks it: save refuses what load would refuse.
+_LOAD_RULES = {
+    "MAX_HEADER_BYTES": ({"blob": "x" * (2 << 20)}, "over the 1048576 bytes"),
+    "_MAX_JSON_DEPTH": ({"deep": json.loads("[" * 40 + "]" * 40)}, "nested deeper than 32"),
+    "json.loads (NaN, infinity)": ({"accuracy": float("nan")}, "finite JSON values"),
+    "json keys are strings": ({"by_class": {1: 0.5}}, r"\['metadata'\] would not load back"),
+}
+
+
+@pytest.mark.parametrize("rule", _LOAD_RULES)
+def test_what_load_refuses_save_refuses_first(fitted, tmp_path, rule):
+    metadata, message = _LOAD_RULES[rule]
+    path = tmp_path / "m.mnet"
+    path.write_bytes(b"kept")
+    with pytest.raises((ValueError, TypeError), match=message):
+        save_model(fitted[0], path, metadata=metadata)
+    assert path.read_bytes() == b"kept" and [p.name for p in tmp_path.iterdir()] == ["m.mnet"]
+
+
+def test_every_header_rule_of_the_loader_has_its_save_side_twin():
+    """The loader's limits, read from its source, are each in the table above (a new limit needs a twin)."""
+    import inspect
+
+    from memorynet.io import model_files
+
+    source = inspect.getsource(model_files._read) + inspect.getsource(model_files._check_members)
+    limits = set(re.findall(r"\b(MAX_HEADER_BYTES|_MAX_JSON_DEPTH)\b", source))
+    assert limits == {"MAX_HEADER_BYTES", "_MAX_JSON_DEPTH"}
+    assert limits <= set(_LOAD_RULES)
+    assert "json.loads" in source  # its parse: the NaN and key rules above
+
+
+def test_metadata_round_trips_exactly(fitted, tmp_path):
+    metadata = {"note": "héllo\t\"quoted\"", "shape": [1, 28, 28], "nested": {"a": [1.5, None, True]},
+                "big": 2**62, "small": 1e-300, "tuple": (1, 2)}
+    path = save_model(fitted[0], tmp_path / "m.mnet", metadata=metadata)
+    assert load_model(path)[1] == {**metadata, "tuple": [1, 2]}

@@ -355,6 +355,9 @@ def read_cifar10(path: Path) -> dict[str, np.ndarray]:
             with tarfile.open(path) as tar:
                 for member in tar:  # one header at a time: a member's size is checked before moving past it
                     base = member.name.rsplit("/", 1)[-1]
+                    if base in blobs:
+                        raise DataFormatError(f"{path}: two members named {base} (which one counts would be a "
+                                              "guess); delete the archive and download it again")
                     if member.isfile() and base in binary + python:
                         if member.size > _MAX_CIFAR_MEMBER:
                             raise DataFormatError(f"{path}: member {member.name} of {member.size} bytes, far "

@@ -81,9 +81,13 @@ def write_model_file(path: str | os.PathLike, header: dict, arrays: dict[str, np
               **header}
     try:
         header["sha256"] = _digest(arrays, header)
-        header_bytes = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+        text = json.dumps(header, allow_nan=False)
     except TypeError as exc:
         raise TypeError(f"metadata must be JSON-serialisable ({exc})") from exc
+    except ValueError as exc:
+        raise ValueError(f"metadata must be finite JSON values ({exc}): NaN and infinity do not load back") from exc
+    _check_header(json.loads(text), header, len(text.encode()))
+    header_bytes = np.frombuffer(text.encode(), dtype=np.uint8)
     return atomic_write(Path(path), lambda fh: np.savez(fh, header=header_bytes, **arrays))
 
 
@@ -91,10 +95,36 @@ MAX_HEADER_BYTES = 1 << 20  # a real header is a few KB
 _MAX_JSON_DEPTH = 32
 
 
+def _as_loaded(value):
+    """``value`` as JSON gives it back: tuples become lists (the one change accepted as a round trip)."""
+    if isinstance(value, dict):
+        return {k: _as_loaded(v) for k, v in value.items()}
+    return [_as_loaded(v) for v in value] if isinstance(value, list | tuple) else value
+
+
+def _check_header(loaded: dict, saved: dict, size: int) -> None:
+    """At save, the rules ``_read`` applies at load (size, depth), and that every value loads back as saved."""
+    if size > MAX_HEADER_BYTES:
+        raise ValueError(f"metadata of {size} bytes is over the {MAX_HEADER_BYTES} bytes a model file's header may "
+                         "hold (the file would not load); keep large data out of the metadata")
+    if _depth(loaded) > _MAX_JSON_DEPTH:
+        raise ValueError(f"metadata nested deeper than {_MAX_JSON_DEPTH} levels (the file would not load); "
+                         "flatten it")
+    if loaded != _as_loaded(saved):
+        changed = sorted(k for k in saved if k not in loaded or loaded[k] != _as_loaded(saved[k]))
+        raise ValueError(f"metadata {changed} would not load back as saved (JSON keys are strings: use string "
+                         "keys)")
+
+
 def _check_members(path: Path) -> None:
     """Sizes before any allocation: every member stored uncompressed (as ``np.savez`` writes them), its ``.npy``
     header declaring exactly the bytes the member holds, the JSON header at most ``MAX_HEADER_BYTES``."""
     with zipfile.ZipFile(path) as archive:
+        names = [info.filename.removesuffix(".npy") for info in archive.infolist()]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ModelFileError(f"{path}: members named {twice} more than once (which copy counts would be a "
+                                 "guess); memorynet never writes such a file")
         for info in archive.infolist():
             if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
                 raise ModelFileError(f"{path}: member {info.filename} is compressed; memorynet model files never "
