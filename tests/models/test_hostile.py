@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import memorynet
 from memorynet import MemoryNetworkClassifier
 from memorynet.models.persistence import ModelFileError
 
@@ -134,3 +135,25 @@ def test_damaged_model_files_are_refused_or_identical(cut, flip, tmp_path_factor
 def test_values_that_would_overflow_the_distances_are_refused():
     with pytest.raises(ValueError, match="would overflow"):
         MemoryNetworkClassifier(5).fit(np.full((4, 2), 1e30), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: memorynet.MemoryNetworkClassifier(10, distance="lp", p=1e308), "'p' parameter"),
+    (lambda: memorynet.MemoryNetworkClassifier(10, image_shape=(True, 8, 8)), r"image_shape=\(True, 8, 8\)"),
+    (lambda: memorynet.LocalReceptiveFieldClassifier(4, 2, 10, image_shape=(1, 8.0, 8)), "image_shape"),
+])
+def test_numeric_parameters_outside_their_range_are_refused(make, message):
+    X, y = np.random.default_rng(0).random((20, 64)), np.arange(20) % 2
+    with pytest.raises(ValueError, match=message):
+        make().fit(X, y)
+
+
+@pytest.mark.parametrize("images", [np.full((2, 1, 8, 8), 300.0), np.full((2, 1, 8, 8), -1.0),
+                                    np.full((2, 1, 8, 8), np.nan)])
+def test_predict_meets_the_rules_of_fit(images):
+    """A preset refuses at predict the intensities it refuses at fit (outside 0..pixel_max, or NaN)."""
+    X = np.random.default_rng(0).integers(0, 256, (30, 1, 8, 8))
+    model = memorynet.preset("paper", random_state=0, max_neurons=20).fit(X, np.arange(30) % 3)
+    for call in (lambda: model.predict(images), lambda: memorynet.preset("paper").fit(images, [0, 1])):
+        with pytest.raises(ValueError, match="intensities must lie in 0..pixel_max=255"):
+            call()

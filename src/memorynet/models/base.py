@@ -41,13 +41,14 @@ from . import persistence
 __all__ = ["MemoryEstimator", "PARAMETER_CONSTRAINTS"]
 
 _MAX_ABS_INPUT = 1e15  # (1e15)^2 times any realistic feature count stays below float32's 3.4e38
+MAX_P = 1000.0  # beyond, |x|^p leaves float64's range for ordinary data and the Minkowski distance degenerates
 
 # Every parameter of every estimator, validated and documented once (see each estimator's docstring).
 PARAMETER_CONSTRAINTS: dict = {
     "max_neurons": [Interval(Integral, 1, None, closed="left")],
     "threshold": [None, Interval(Real, 0, None, closed="left")],
     "distance": [StrOptions(set(kernels.METRICS))],
-    "p": [Interval(Real, 1, None, closed="left")],
+    "p": [Interval(Real, 1, MAX_P, closed="both")],
     "n_neighbors": [Interval(Integral, 1, None, closed="left")],
     "weights": [StrOptions({"uniform", "distance"})],
     "channel_voting": ["boolean"],
@@ -141,7 +142,8 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
         if reset:
             shape = self.image_shape if self.image_shape is not None else implied
             shape = self._default_image_shape(X.shape[1]) if shape is None else shape
-            if (len(shape) != 3 or not all(isinstance(s, Integral) and s > 0 for s in shape)
+            if (len(shape) != 3 or not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0
+                                           for s in shape)
                     or int(np.prod(shape)) != X.shape[1]):
                 raise ValueError(f"image_shape={tuple(shape)} does not match the {X.shape[1]} features per sample; "
                                  "give (C, H, W), three positive integers with C * H * W equal to the number of "

@@ -33,7 +33,8 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
     distance : {"l2", "l1", "cosine", "lp"}, default="l2"
         Distance function: squared Euclidean, Manhattan, ``1 - cosine similarity``, or Minkowski with ``p``.
     p : float, default=2.0
-        Exponent of the ``"lp"`` distance (ignored by the others).
+        Exponent of the ``"lp"`` distance (ignored by the others), from 1 to 1000: beyond, ``|x|^p`` leaves
+        float64's range and the distance degenerates.
     n_neighbors : int, default=1
         Neurons that vote on each prediction (per voter under channel voting).
     weights : {"uniform", "distance"}, default="uniform"

@@ -135,6 +135,11 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator):
         if X.dtype.kind not in "uifb" or X.ndim not in (2, 3, 4):
             raise ValueError(f"expected numeric images (n, C, H, W), (n, H, W) or rows (n, D), got {X.dtype} "
                              f"{X.shape}")
+        with np.errstate(invalid="ignore"):
+            low, high = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
+        if low < 0 or high > self.pixel_max or np.isnan(low + high):
+            raise ValueError(f"image intensities must lie in 0..pixel_max={self.pixel_max:g}, got {low:g}..{high:g}; "
+                             "give raw intensities (0-255 for 8-bit images), or set pixel_max to their maximum")
         flat = X.ndim == 2
         images = X.reshape(len(X), 1, 1, -1) if flat else X.reshape(len(X), -1, *X.shape[-2:])
         out = apply(self.chain, images, float(self.pixel_max))
