@@ -17,14 +17,17 @@ and on other orders (``partial_fit``, labels unannounced), scored per class agai
     python benchmarks/class_order.py --data-dir ../shared/data --presets paper --seeds 0
     python benchmarks/class_order.py --data-dir ../shared/data --quick           # minutes: see below
 
-``--quick``: MNIST, presets ``paper`` and ``mnist-rf``, one seed, a twelfth of the training set (1000 images per
-task) and of every memory budget, 2000 test images. Writes ``<out>/class_order.json`` and ``class_order.md``.
+``--keep``: rows of an existing ``<out>/class_order.json`` that this run does not measure again are kept (a
+results file grows preset by preset). ``--quick``: MNIST, presets ``paper`` and ``mnist-rf``, one seed, a twelfth
+of the training set (1000 images per task) and of every memory budget, 2000 test images. Writes
+``<out>/class_order.json`` and ``class_order.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -168,11 +171,20 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--protocols", nargs="+", choices=ALL_PROTOCOLS, default=list(ALL_PROTOCOLS))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the rows of <out>/class_order.json not rerun")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     presets, seeds = (["paper", "mnist-rf"], [0]) if args.quick else (args.presets, args.seeds)
     result = run(args.data_dir, presets, seeds, args.quick, tuple(args.protocols))
-    write_results(Path(args.out) / "class_order.json", result)
+    path = Path(args.out) / "class_order.json"
+    if args.keep and path.exists():
+        old = json.loads(path.read_text())
+        if old.get("quick") != result["quick"]:
+            raise SystemExit(f"{path} holds {'quick' if old.get('quick') else 'full'} rows; --keep mixes neither")
+        key = lambda r: (r["preset"], r["dataset"], r["seed"], r["protocol"])  # noqa: E731
+        rerun = {key(r) for r in result["rows"]}
+        result["rows"] = [r for r in old["rows"] if key(r) not in rerun] + result["rows"]
+    write_results(path, result)
     table = markdown(result)
     atomic_write(Path(args.out) / "class_order.md", lambda fh: fh.write(table.encode()))
     print(table)

@@ -137,6 +137,9 @@ def generate(what: str, arg: str | None, data: Path) -> str:
     if what == "distributed":
         results = _load(data, "distributed")
         return _benchmark_script("distributed_scaling").markdown(results) + _reduced(results.get("quick"))
+    if what == "class-order":
+        results = _load(data, "class_order")
+        return _benchmark_script("class_order").markdown(results) + _reduced(results.get("quick"))
     if what == "gpu":
         results = _load(data, "gpu")
         return _benchmark_script("gpu_table").markdown(results) + _reduced(results.get("smoke"))
