@@ -146,6 +146,18 @@ def _file_digest(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
+def _read_some(response, stop_at: float, timeout: float) -> bytes:
+    """Up to 64 KiB that have arrived (not waiting for a full block), waiting at most ``timeout`` seconds and
+    never past ``stop_at``: a server that trickles or stalls meets the deadline within a fraction of a second."""
+    remaining = stop_at - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("deadline passed")
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:  # the socket's wait, bounded by what is left of the deadline
+        sock.settimeout(max(min(timeout, remaining), 0.01))
+    return response.read1(1 << 16)
+
+
 def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float = 30.0,
           deadline: float = 1800.0) -> Path:
     """Download ``source`` into ``folder``, verify its checksum, and move it into place atomically.
@@ -159,9 +171,10 @@ def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float
     algorithm, expected = source.checksum.split(":", 1)
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{source.filename}.", suffix=".part")
     tmp = Path(tmp_name)
+    stop_at = time.monotonic() + deadline
     try:
-        stop_at = time.monotonic() + deadline
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(source.url, timeout=timeout) as response:
+        with os.fdopen(fd, "wb") as out, \
+                urllib.request.urlopen(source.url, timeout=min(timeout, deadline)) as response:
             announced = response.headers.get("Content-Length")
             total = int(announced) if announced else None
             if total is not None and total > source.max_bytes:
@@ -169,13 +182,13 @@ def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float
                                       f"{source.filename} can have")
             received = 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=source.filename, disable=not progress) as bar:
-                for block in iter(lambda: response.read(1 << 16), b""):
+                for block in iter(lambda: _read_some(response, stop_at, timeout), b""):
                     received += len(block)
                     if received > source.max_bytes:
                         raise DataFormatError(f"{source.url} sent more than the {source.max_bytes} bytes "
                                               f"{source.filename} can have; stopped")
                     if time.monotonic() > stop_at:
-                        raise DataNotFoundError(f"could not download {source.url} within {deadline:.0f} s")
+                        raise DataNotFoundError(f"could not download {source.url} within {deadline:g} s")
                     out.write(block)
                     bar.update(len(block))
             if total is not None and received != total:
@@ -192,6 +205,8 @@ def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         if isinstance(exc, DataFormatError | DataNotFoundError):
             raise
+        if isinstance(exc, TimeoutError) and time.monotonic() >= stop_at - 0.05:
+            raise DataNotFoundError(f"could not download {source.url} within {deadline:g} s") from exc
         raise DataNotFoundError(f"could not download {source.url} ({type(exc).__name__}: {exc})") from exc
     finally:
         tmp.unlink(missing_ok=True)
