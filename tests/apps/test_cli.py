@@ -114,8 +114,8 @@ def test_every_preset_trains_saves_and_predicts_from_the_command_line(tmp_path):
     from memorynet import datasets
 
     model = tmp_path / "best.mnet"
-    out = memorynet("train", "--no-progress", "--preset", "mnist-rf", "--max-neurons", "200", "--patch-size", "6",
-                    "--stride", "2", "--save", str(model))
+    out = memorynet("train", "--no-progress", "--preset", "mnist-rf", "--dataset", "digits", "--max-neurons", "200",
+                    "--patch-size", "6", "--stride", "2", "--save", str(model))
     assert out.returncode == 0, out.stderr
     assert "preprocessing dog+standardize" in out.stdout and "neurons   800 of 800" in out.stdout  # 4 positions
     np.save(tmp_path / "one.npy", datasets.load("digits").X_test[0])
@@ -124,7 +124,8 @@ def test_every_preset_trains_saves_and_predicts_from_the_command_line(tmp_path):
     out = memorynet("evaluate", "--model", str(model), "--no-progress")
     assert out.returncode == 0 and "accuracy  0.9" in out.stdout, out.stdout
     codes = tmp_path / "codes.mnet"  # the prototype-code model, scaled down to the 8 x 8 digits
-    out = memorynet("train", "--no-progress", "--preset", "cifar10-best", "--preprocessing", "standardize",
+    out = memorynet("train", "--no-progress", "--preset", "cifar10-best", "--dataset", "digits",
+                    "--preprocessing", "standardize",
                     "--max-neurons", "16", "--patch-size", "4", "--stride", "2", "--warmup", "300",
                     "--whiten-images", "100", "--whiten-eps", "0.5", "--save", str(codes))
     assert out.returncode == 0 and "accuracy  0.9" in out.stdout, out.stdout + out.stderr
@@ -133,10 +134,13 @@ def test_every_preset_trains_saves_and_predicts_from_the_command_line(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--preset", "mnist-rf", "--channel-voting"], "has no --channel-voting"),
-    (["--preset", "cifar10-best", "--combine", "vote"], "has no --combine"),
+    (["--preset", "mnist-rf", "--dataset", "digits", "--channel-voting"], "has no --channel-voting"),
+    (["--preset", "cifar10-best", "--dataset", "digits", "--combine", "vote"], "has no --combine"),
     (["--patch-size", "4"], "has no --patch-size"),
-    (["--preset", "cifar10-rf"], "3 (RGB) channels"),
+    (["--preset", "cifar10-rf", "--dataset", "digits"], "3 (RGB) channels"),
+    (["--preset", "cifar10-rf", "--data-dir", "/nonexistent/x"], "does not exist"),  # the data set it is named for
+    (["--data", "/nonexistent/folder"], "/nonexistent/folder does not exist"),
+    (["--data", "x.npz", "--dataset", "mnist"], "not both"),
     (["--preprocessing", "rot13"], "unknown preprocessing"),
 ])
 def test_options_that_do_not_fit_the_preset_are_one_line_errors(args, message):
@@ -175,9 +179,9 @@ def test_edited_metadata_of_a_version_1_file_is_one_line(tmp_path, metadata, mes
 
 @pytest.mark.parametrize("train", [
     ["--max-neurons", "200"],
-    ["--preset", "mnist-rf", "--max-neurons", "200", "--patch-size", "4"],
-    ["--preset", "cifar10-best", "--preprocessing", "standardize", "--max-neurons", "16", "--patch-size", "4",
-     "--stride", "2", "--warmup", "300", "--whiten-images", "100"],
+    ["--preset", "mnist-rf", "--dataset", "digits", "--max-neurons", "200", "--patch-size", "4"],
+    ["--preset", "cifar10-best", "--dataset", "digits", "--preprocessing", "standardize", "--max-neurons", "16",
+     "--patch-size", "4", "--stride", "2", "--warmup", "300", "--whiten-images", "100"],
 ], ids=["paper", "receptive-fields", "prototype-codes"])
 def test_show_draws_every_kind_of_model(tmp_path, train):
     trained = memorynet("train", "--no-progress", *train, "--save", str(tmp_path / "m.mnet"))

@@ -186,7 +186,7 @@ def test_a_new_class_from_five_examples_is_predicted_and_undo_is_one_level(clien
 def test_undo_puts_back_every_array_and_class_name(paper, digits):
     est = paper.estimator
     before = est.banks_[0].to_arrays()
-    image = digits.X_test[:1] * (255 / digits.pixel_max)
+    image = digits.X_test[:1]  # LiveModel takes the model's intensities (the API rescales 0-255 to them)
     paper.teach(image, "spiral")
     assert "spiral" in paper.class_names and paper.estimator.classes_.tolist()[-1] == 10
     paper.undo()

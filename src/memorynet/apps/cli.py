@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 import time
@@ -14,7 +15,8 @@ from sklearn.pipeline import Pipeline
 from .. import __version__
 from ..experiments.evaluation import machine_info, train_and_evaluate
 from ..experiments.harness import write_results
-from ..io import datasets
+from ..io import datasets, user_data
+from ..io import predictions as predictions_out
 from ..io.inputs import read_images
 from ..models import parameters as params
 from ..models import presets
@@ -80,8 +82,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                            help=f"{text} (unset: the preset's value)")
 
 
-def _model(args: argparse.Namespace, pixel_max: float):
-    """The preset's unfitted pipeline with the options given on the command line."""
+def _model(args: argparse.Namespace, dataset: datasets.Dataset):
+    """The preset's unfitted pipeline with the options given on the command line (feature vectors of a table are
+    taken as they are: preprocessing ``raw`` unless ``--preprocessing`` says otherwise)."""
+    pixel_max = dataset.pixel_max
     chosen = {name: getattr(args, name) for name in _model_parameters() if hasattr(args, name)}
     _, cls, _ = presets.PRESETS[args.preset]
     accepted = params.parameter_defaults(cls)
@@ -91,24 +95,75 @@ def _model(args: argparse.Namespace, pixel_max: float):
                          f"{', '.join('--' + n.replace('_', '-') for n in foreign)}")
     model = presets.preset(args.preset, random_state=args.seed, pixel_max=pixel_max,
                            verbose=not args.no_progress, **chosen)
-    if hasattr(args, "preprocessing"):
-        model.set_params(preprocess__chain=args.preprocessing)
+    if hasattr(args, "preprocessing") or dataset.features:
+        model.set_params(preprocess__chain=getattr(args, "preprocessing", "raw"))
     return model
 
 
-def _data_options(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
+def _data_options(parser: argparse.ArgumentParser, default: str | None = "digits", own: bool = True) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--dataset", choices=datasets.DATASETS, default=default,
-                       help=f"data set (default: {default}; digits ships with scikit-learn, no download)")
+    group.add_argument("--dataset", choices=datasets.DATASETS, default=None,
+                       help=f"a benchmark data set (default: the one a preset is named for, else {default}; digits "
+                            "ships with scikit-learn, no download)")
     group.add_argument("--data-dir", default=None,
                        help="folder holding the official files (default: $MEMORYNET_DATA, else the cache)")
     group.add_argument("--download", action="store_true", help="download missing files into --data-dir")
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(default_dataset=default)
+    if not own:
+        return
+    mine = parser.add_argument_group("your own data", "instead of --dataset: see the documentation's Data page")
+    mine.add_argument("--data", metavar="PATH", help="labelled data: a folder of class folders of images (PNG, JPEG, "
+                      "BMP, GIF, TIFF), an .npz or .npy of images, or a .csv/.parquet table of feature vectors")
+    mine.add_argument("--test-data", metavar="PATH", help="test data in the same form (default: a stratified, "
+                      "seeded --test-fraction of --data)")
+    mine.add_argument("--test-fraction", type=float, default=0.2, help="share of every class kept for testing when "
+                      "no --test-data is given (default: 0.2; the split follows --seed)")
+    mine.add_argument("--labels", metavar="PATH", help="the labels .npy of an .npy of images")
+    mine.add_argument("--npz-keys", nargs=2, metavar=("IMAGES", "LABELS"), default=("X", "y"),
+                      help="names of the arrays in an .npz (default: X y)")
+    mine.add_argument("--label-column", default="label", help="label column of a table (default: label)")
+    mine.add_argument("--image-size", nargs=2, type=int, metavar=("H", "W"), help="resize every image to H x W "
+                      "(needed when a folder's images differ in size)")
+    mine.add_argument("--skip-bad", action="store_true", help="skip unreadable images (and count them) instead of "
+                      "stopping at the first")
+
+
+def _dataset_name(args: argparse.Namespace) -> str:
+    """--dataset, else the data set a preset is named for, else the command's default; said once."""
+    if getattr(args, "dataset", None):
+        return args.dataset
+    preset = getattr(args, "preset", None) or ""
+    named = next((name for name in ("cifar10", "mnist") if preset.startswith(name)), None)
+    if named:
+        print(f"data      {named} (the data set preset {preset} is named for; --dataset chooses another)")
+    return named or args.default_dataset
 
 
 def _load(args: argparse.Namespace) -> datasets.Dataset:
-    return datasets.load(args.dataset, args.data_dir, download=True if args.download else None,
-                         progress=not args.no_progress)
+    """The benchmark data set, or the user's own data (``--data``) split into training and test images."""
+    if getattr(args, "data", None) is None:
+        if getattr(args, "test_data", None):
+            raise ValueError("--test-data goes with --data (your own training data)")
+        return datasets.load(_dataset_name(args), args.data_dir, download=True if args.download else None,
+                             progress=not args.no_progress)
+    if args.dataset:
+        raise ValueError("give --dataset (a benchmark) or --data (your own), not both")
+    read = functools.partial(user_data.read_labelled, labels=args.labels, label_column=args.label_column,
+                             npz_keys=tuple(args.npz_keys), skip_bad=args.skip_bad, progress=not args.no_progress,
+                             size=tuple(args.image_size) if args.image_size else None)
+    train = read(args.data)
+    if args.test_data and args.labels:
+        raise ValueError("--labels names the labels of --data; give --test-data as an .npz, a folder or a table")
+    train, test = user_data.train_test(train, read(args.test_data) if args.test_data else None,
+                                       test_fraction=args.test_fraction, seed=args.seed if hasattr(args, "seed")
+                                       else 0)
+    skipped = train.skipped + test.skipped
+    if skipped:
+        print(f"skipped   {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
+    pixel_max = train.pixel_max if train.pixel_max is not None else 1.0
+    return datasets.Dataset(Path(args.data).name, train.X, train.y, test.X, test.y, train.class_names, pixel_max,
+                            features=train.pixel_max is None)
 
 
 def _size_line(estimator) -> str:
@@ -119,7 +174,9 @@ def _size_line(estimator) -> str:
 
 def _model_metadata(dataset: datasets.Dataset) -> dict:
     """What a saved model needs to name its data and classes (its preprocessing is part of the model)."""
-    return {"dataset": dataset.name, "pixel_max": dataset.pixel_max, "class_names": list(dataset.class_names)}
+    own = dataset.name not in datasets.DATASETS
+    return {"dataset": None if own else dataset.name, "data": dataset.name if own else None,
+            "pixel_max": dataset.pixel_max, "class_names": list(dataset.class_names)}
 
 
 def _params_of(model) -> dict:
@@ -156,7 +213,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _check_output(args.save, "--save")
     _check_output(args.json, "--json")
     dataset = _load(args)
-    model = _model(args, dataset.pixel_max)
+    model = _model(args, dataset)
     on_cluster = args.scheduler is not None or args.shards is not None
     if on_cluster:
         args.shards = 4 if args.shards is None else args.shards
@@ -213,31 +270,82 @@ def _load_model(path: str) -> tuple[Pipeline, dict]:
     return model, meta
 
 
+def _scored_data(args: argparse.Namespace, meta: dict) -> tuple[str, np.ndarray, np.ndarray]:
+    """(name, images, labels) to score a saved model on: all of ``--data`` (labels matched to the model's class
+    names), else a benchmark's test split."""
+    if args.data is None:
+        args.dataset = args.dataset or meta.get("dataset") or "digits"
+        dataset = _load(args)
+        return f"the {dataset.name} test set", dataset.X_test, dataset.y_test
+    data = user_data.read_labelled(args.data, labels=args.labels, label_column=args.label_column,
+                                   npz_keys=tuple(args.npz_keys), skip_bad=args.skip_bad, progress=not args.no_progress,
+                                   size=tuple(args.image_size) if args.image_size else None)
+    names = meta.get("class_names") or []
+    unknown = sorted(set(data.class_names) - set(names))
+    if unknown:
+        raise ValueError(f"{args.data} has classes the model does not know: {', '.join(unknown[:5])} (it knows "
+                         f"{', '.join(names[:10]) or 'no class names'})")
+    return str(args.data), data.X, np.array([names.index(n) for n in data.class_names])[data.y]
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from sklearn.metrics import classification_report
+
+    _check_output(args.json, "--json")
+    _check_output(args.confusion, "--confusion")
     model, meta = _load_model(args.model)
-    args.dataset = args.dataset or meta.get("dataset") or "digits"
-    dataset = _load(args)
+    where, X, y = _scored_data(args, meta)
     start = time.perf_counter()
-    accuracy = model.score(dataset.X_test, dataset.y_test)
+    predicted = model.predict(X)
     seconds = time.perf_counter() - start
-    print(f"accuracy  {accuracy:.4f} on the {dataset.name} test set ({len(dataset.y_test)} images)")
+    classes = model[-1].classes_
+    names = [str(n) for n in meta.get("class_names") or classes]
+    report = classification_report(y, predicted, labels=classes, target_names=names, digits=4, zero_division=0,
+                                   output_dict=True)
+    print(f"accuracy  {report['accuracy']:.4f} on {where} ({len(y)} images)")
     print(_size_line(model[-1]))
     print(f"inference {seconds:.2f} s")
+    print(classification_report(y, predicted, labels=classes, target_names=names, digits=4, zero_division=0))
+    if args.confusion:
+        from ..experiments import plots
+
+        print(f"wrote     {plots.confusion_figure(y, predicted, classes, args.confusion, names)}")
+    if args.json:
+        write_results(args.json, {"data": where, "n_images": len(y), "inference_seconds": seconds, **report},
+                      indent=2)
+        print(f"wrote     {args.json}")
     return 0
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
-    model, meta = _load_model(args.model)
+def _prediction_rows(model, meta: dict, inputs: list[str], top_k: int, skip_bad: bool):
+    """(path, index, [(label, name, score)] best first) for every image of the inputs (files, folders, globs)."""
     names = meta.get("class_names")
+    classes = model[-1].classes_
     shape = tuple(model[-1].image_shape_)
-    for path, images in read_images(args.inputs):
-        if images.ndim == len(shape) and images.shape == shape:
-            images = images[None]  # a single image
-        if images.ndim == 2 and shape[0] == 1:
-            images = images[None, None]
-        for i, label in enumerate(model.predict(images)):
-            name = names[int(label)] if names and np.issubdtype(type(label), np.integer) else label
-            print(f"{path}\t{i}\t{label}\t{name}")
+    for path, images in read_images(inputs, shape, skip_bad=skip_bad):
+        scores = model.predict_proba(images)
+        labels = model.predict(images)
+        for i, (label, row) in enumerate(zip(labels, scores)):
+            order = np.argsort(-row, kind="stable")[:top_k]
+            if order[0] != np.searchsorted(classes, label):  # the decision's tie rule can differ from the scores'
+                order = np.concatenate([[np.searchsorted(classes, label)], order[order != np.searchsorted(
+                    classes, label)]])[:top_k]
+            yield path, i, [(classes[j].item(), names[j] if names else str(classes[j]), float(row[j]))
+                            for j in order]
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    if args.top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+    _check_output(args.out, "--out")
+    model, meta = _load_model(args.model)
+    rows = _prediction_rows(model, meta, args.inputs, min(args.top_k, len(model[-1].classes_)), args.skip_bad)
+    if args.out is None:
+        for path, i, best in rows:
+            print("\t".join([path, str(i)] + [f"{label}\t{name}\t{score:.4f}" for label, name, score in best]))
+        return 0
+    written = predictions_out.write_predictions(args.out, rows)
+    print(f"wrote     {args.out} ({written} predictions)")
     return 0
 
 
@@ -260,7 +368,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     _check_output(args.checkpoint, "--checkpoint")
     dataset = _load(args)
     order = np.random.default_rng(args.seed).permutation(len(dataset.y_train))[: args.limit]
-    model = _model(args, dataset.pixel_max)
+    model = _model(args, dataset)
     identity = {"dataset": dataset.name, "seed": args.seed, "limit": args.limit, "every": args.checkpoint_every,
                 "preset": args.preset, "params": _params_of(model)}
     model = stream_fit(model, dataset.X_train[order], dataset.y_train[order], args.checkpoint,
@@ -320,13 +428,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train)
 
     evaluate = _model_command(commands, "evaluate", _cmd_evaluate, "score a saved model on a test set",
-                              "Load a saved model and score it on a data set's test split.")
+                              "Load a saved model and score it on a data set's test split, or on all of --data: "
+                              "accuracy, per-class precision, recall and F1, optionally a confusion matrix figure "
+                              "and a JSON report.")
     _data_options(evaluate, default=None)
+    evaluate.add_argument("--confusion", metavar="PNG", help="draw the confusion matrix into this PNG file")
+    evaluate.add_argument("--json", metavar="PATH", help="write the report as JSON")
 
     predict = _model_command(commands, "predict", _cmd_predict, "label images with a saved model",
-                             "Print 'file, index, label, class name' for each image in .npy arrays ((n, C, H, W), "
-                             "(n, H, W) or one image) or .png files, given in raw intensities (0-255).")
-    predict.add_argument("inputs", nargs="+", help=".npy or .png files")
+                             "Label every image of the inputs: image files (PNG, JPEG, BMP, GIF, TIFF), .npy arrays "
+                             "((n, C, H, W), (n, H, W) or one image, raw intensities 0-255), folders (searched "
+                             "for images at any depth) and globs. Prints 'file, index, then label, class name and "
+                             "score for each of the top k', or writes them to --out.")
+    predict.add_argument("inputs", nargs="+", help="image files, .npy arrays, folders or globs ('photos/*.jpg')")
+    predict.add_argument("--out", metavar="PATH", help="write the predictions as CSV (or JSON lines for .jsonl): "
+                         "path, index, label, class name, score (and rank with --top-k)")
+    predict.add_argument("--top-k", type=int, default=1, help="the k most likely classes per image (default: 1)")
+    predict.add_argument("--skip-bad", action="store_true", help="skip unreadable files instead of stopping")
 
     export = _model_command(commands, "export", _cmd_export, "export a saved model to ONNX (pip install "
                             "'memorynet[onnx]')", "Write a saved model, preprocessing included, as an ONNX file that "
@@ -369,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", required=True, help="folder for the PNG files")
     show.add_argument("--position", type=int, default=None,
                       help="which bank to draw, for models with one bank per position (default: the middle one)")
-    _data_options(show, default=None)
+    _data_options(show, default=None, own=False)
 
     serve = commands.add_parser(
         "serve", help="a web page to look inside a model and teach it live (pip install 'memorynet[serve]')",
@@ -439,7 +557,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         model, meta = _load_model(args.model)
     else:
         _check_output(args.model, "--model")
-        args.dataset = args.dataset or ("cifar10" if args.preset.startswith("cifar10") else "mnist")
+        if args.data is None:
+            args.dataset = args.dataset or ("cifar10" if args.preset.startswith("cifar10") else "mnist")
         dataset = _load(args)
         model = presets.preset(args.preset, random_state=args.seed, pixel_max=dataset.pixel_max,
                                verbose=not args.no_progress).fit(dataset.X_train, dataset.y_train)

@@ -106,6 +106,7 @@ class Dataset:
     y_test: np.ndarray
     class_names: tuple[str, ...]
     pixel_max: float
+    features: bool = False  # rows of feature vectors (a table), not images of intensities
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

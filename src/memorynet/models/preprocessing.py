@@ -137,7 +137,7 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator):
                              f"{X.shape}")
         with np.errstate(invalid="ignore"):
             low, high = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
-        if low < 0 or high > self.pixel_max or np.isnan(low + high):
+        if np.isnan(low + high) or check_chain(self.chain)[0] != "raw" and (low < 0 or high > self.pixel_max):
             raise ValueError(f"image intensities must lie in 0..pixel_max={self.pixel_max:g}, got {low:g}..{high:g}; "
                              "give raw intensities (0-255 for 8-bit images), or set pixel_max to their maximum")
         flat = X.ndim == 2
