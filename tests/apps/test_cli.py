@@ -190,3 +190,23 @@ def test_show_draws_every_kind_of_model(tmp_path, train):
     assert out.returncode == 0, out.stderr
     for name in ("memories.png", "classes.png", "confusion.png", "nearest.png"):
         assert (tmp_path / "fig" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("make, args, message", [
+    (lambda d: __import__("numpy").save(d / "empty.npy", __import__("numpy").zeros((0, 1, 8, 8))),
+     ["predict", "--model", "{model}", "{d}/empty.npy"], "empty.npy: an empty array (0, 1, 8, 8)"),
+    (lambda d: (d / "folder").mkdir(), ["evaluate", "--model", "{d}/folder"], "folder is a folder, not a model file"),
+    (lambda d: (d / "folder").mkdir(), ["predict", "--model", "{model}", "{d}/folder"], "folder or glob with no image"),
+    (lambda d: __import__("PIL.Image").Image.new("P", (8, 8), 3).save(d / "palette.png"),
+     ["predict", "--model", "{model}", "{d}/palette.png"], None),  # a palette PNG is an image like any other
+])
+def test_unclear_inputs_get_one_line_that_names_them(tmp_path, make, args, message):
+    model = tmp_path / "m.mnet"
+    assert memorynet("train", "--no-progress", "--max-neurons", "100", "--save", str(model)).returncode == 0
+    make(tmp_path)
+    out = memorynet(*[a.format(model=model, d=tmp_path) for a in args])
+    if message is None:
+        assert out.returncode == 0 and out.stdout.startswith(str(tmp_path / "palette.png")), out.stderr
+        return
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -129,3 +129,25 @@ def test_two_writers_into_one_results_file_lose_nothing(tmp_path):
         pool.map(_write_many, [(str(tmp_path), 0, start_at), (str(tmp_path), 1, start_at)])
     runs = json.loads((tmp_path / "concurrent.json").read_text())["runs"]
     assert len(runs) == 200 and {r["config"]["label"] for r in runs} == {"writer 0", "writer 1"}
+
+
+@pytest.mark.parametrize("content, problem", [
+    ('{"runs": [', "JSONDecodeError"),
+    ("[" * 100000 + "]" * 100000, "RecursionError"),
+    ('{"runs": [{"config": {}, "seed": 0, "accuracy": NaN}]}', "NaN is not a number"),
+    ('{"runs": [{"config": {}, "seed": 0, "accuracy": 7}]}', "an accuracy outside [0, 1]"),
+    ('{"settings": {}}', "no 'runs'"),
+    ('[1, 2]', "not a JSON object"),
+])
+def test_a_corrupted_results_file_is_set_aside_not_merged(tmp_path, capsys, content, problem):
+    from memorynet.experiments.harness import read_results
+
+    path = tmp_path / "mnist.json"
+    path.write_text(content)
+    assert read_results(path, ("runs",)) is None
+    aside = [p for p in tmp_path.iterdir()]
+    assert len(aside) == 1 and aside[0].name.startswith("mnist.corrupt-") and aside[0].read_text() == content
+    err = capsys.readouterr().err
+    assert str(path) in err and str(aside[0]) in err and problem in err
+    path.write_text('{"runs": [], "settings": {"a": 1}}')
+    assert read_results(path, ("runs",)) == {"runs": [], "settings": {"a": 1}}

@@ -322,7 +322,7 @@ def _prediction_rows(model, meta: dict, inputs: list[str], top_k: int, skip_bad:
     names = meta.get("class_names")
     classes = model[-1].classes_
     shape = tuple(model[-1].image_shape_)
-    for path, images in read_images(inputs, shape, skip_bad=skip_bad):
+    for path, images in read_images(inputs, shape, skip_bad=skip_bad, pixel_max=float(model[0].pixel_max)):
         scores = model.predict_proba(images)
         labels = model.predict(images)
         for i, (label, row) in enumerate(zip(labels, scores)):

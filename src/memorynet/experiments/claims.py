@@ -8,7 +8,6 @@ Each ``run_*`` function returns a JSON-ready dict; :func:`run_claim` writes ``<o
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -27,7 +26,7 @@ from ..models.memory_network import MemoryNetworkClassifier
 from ..models.preprocessing import scale_pixels
 from . import continual, frontier
 from .evaluation import machine_info
-from .harness import validation_split_indices, write_results
+from .harness import read_results, validation_split_indices, write_results
 from .peers import NearestClassMean, StreamingLDA
 
 __all__ = ["CLAIMS", "run_fewshot", "run_energy", "run_claim", "fewshot_markdown", "energy_markdown"]
@@ -195,10 +194,9 @@ def run_claim(name: str, out: str | Path, data_dir=None, quick: bool = False, pr
     path = out / f"{name}.json"
     settings = {"experiment": name, "quick": quick}
     result = None
-    if path.exists():
-        stored = json.loads(path.read_text())
-        if stored.get("settings") == settings:
-            result = stored
+    stored = read_results(path, ("settings",))
+    if stored is not None and stored.get("settings") == settings:
+        result = stored
     if result is None:
         result = {**run(data_dir, quick, progress), "settings": settings, "version": __version__,
                   "machine": machine_info()}

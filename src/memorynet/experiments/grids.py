@@ -31,7 +31,7 @@ from ..models import preprocessing
 from ..models.presets import PRESETS
 from . import harness
 from .evaluation import machine_info, timed_fit_predict
-from .harness import KINDS, validation_split_indices, write_results
+from .harness import KINDS, read_results, validation_split_indices, write_results
 from .thresholds import threshold_from_quantile
 
 __all__ = ["RunConfig", "Experiment", "EXPERIMENTS", "experiment", "run_one", "run_experiment", "summarize",
@@ -264,13 +264,12 @@ def _pending(exp: Experiment, done: list[dict]) -> list[tuple[RunConfig, int]]:
 
 
 def _read_runs(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    try:
-        return json.loads(path.read_text())["runs"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a results file of memorynet ({exc}); move it away to start afresh") \
-            from exc
+    stored = read_results(path, ("runs",))
+    runs = [] if stored is None else stored["runs"]
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and {"config", "seed"} <= set(r) for r in runs):
+        raise ValueError(f"{path}: its 'runs' are not memorynet runs (each a config and a seed); move it away to "
+                         "start afresh")
+    return runs
 
 
 def _write_runs(path: Path, exp: Experiment, runs: list[dict]) -> None:

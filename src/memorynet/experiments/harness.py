@@ -1,10 +1,13 @@
 """What every experiment shares, said once: the validation split, the registry of model kinds, the summary of runs
-over seeds, and the results writer.
+over seeds, and the results writer and reader.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 
@@ -15,7 +18,8 @@ from ..models.parameters import parameter_defaults
 from ..models.presets import MODEL_KINDS
 from .peers import RandomFeatureLDA, StreamingLDA
 
-__all__ = ["VALIDATION_SIZE", "validation_split_indices", "KINDS", "make_estimator", "summarize", "write_results"]
+__all__ = ["VALIDATION_SIZE", "validation_split_indices", "KINDS", "make_estimator", "summarize", "write_results",
+           "read_results"]
 
 VALIDATION_SIZE = 10000
 _SPLIT_SEED = 12345
@@ -68,3 +72,38 @@ def write_results(path: str | Path, payload: dict, indent: int = 1) -> Path:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(payload, indent=indent, sort_keys=True).encode()
     return atomic_write(Path(path), lambda fh: fh.write(text))
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number a results file may hold")
+
+
+def _accuracies_in_range(value) -> bool:
+    """Whether every ``accuracy`` anywhere in ``value`` is a number in [0, 1]."""
+    if isinstance(value, dict):
+        return all((isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1) if k == "accuracy"
+                   else _accuracies_in_range(v) for k, v in value.items())
+    return all(_accuracies_in_range(v) for v in value) if isinstance(value, list) else True
+
+
+def read_results(path: str | Path, required: tuple[str, ...] = ()) -> dict | None:
+    """A results file to resume from, or None when there is none. A file that is not one (bad JSON, nested too
+    deep, NaN, an accuracy outside [0, 1], a ``required`` key missing) is set aside under a new name, never merged
+    or overwritten, and a line on stderr names both files."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        result = json.loads(path.read_text(), parse_constant=_refuse_constant)
+        problem = None if isinstance(result, dict) else "not a JSON object"
+        problem = problem or next((f"no {key!r}" for key in required if key not in result), None)
+        problem = problem or (None if _accuracies_in_range(result) else "an accuracy outside [0, 1]")
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        problem = f"{type(exc).__name__}: {str(exc)[:80]}"
+    if problem is None:
+        return result
+    aside = path.with_name(f"{path.stem}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+    os.replace(path, aside)
+    print(f"memorynet: {path} is not a memorynet results file ({problem}); set aside as {aside}, starting afresh",
+          file=sys.stderr)
+    return None

@@ -150,21 +150,25 @@ def input_files(inputs: list[str]) -> list[Path]:
     return list(out)
 
 
-def read_images(inputs: list[str], shape: tuple[int, int, int] | None = None, *, skip_bad: bool = False):
+def read_images(inputs: list[str], shape: tuple[int, int, int] | None = None, *, skip_bad: bool = False,
+                pixel_max: float = 255.0):
     """(path, images (n, C, H, W) in raw intensities) for each file of ``inputs`` (files, folders, globs):
     ``.npy`` arrays as they are (one image, (n, H, W) or (n, C, H, W)), image files decoded to the model's
-    ``shape`` (C, H, W) (grey or RGB, resized). With ``skip_bad``, unreadable files are skipped."""
+    ``shape`` (C, H, W) (grey or RGB, resized) and their 0-255 intensities scaled to ``pixel_max``. With
+    ``skip_bad``, unreadable files are skipped."""
     for path in input_files(inputs):
         try:
             if path.suffix.lower() == ".npy":
                 images = read_npy(path)
+                if images.size == 0:
+                    raise ValueError(f"{path}: an empty array {images.shape}; it holds no image to label")
                 if shape is not None and images.shape == tuple(shape):
                     images = images[None]  # a single image
                 elif shape is not None and shape[0] == 1 and images.ndim in (2, 3) and images.shape[-2:] == shape[1:]:
                     images = images.reshape(-1, 1, *shape[1:])
             elif path.suffix.lower() in IMAGE_SUFFIXES:
                 images = decode_image(path, None if shape is None else shape[1:],
-                                      None if shape is None else shape[0])[None]
+                                      None if shape is None else shape[0])[None] * (pixel_max / 255.0)
             else:
                 raise ValueError(f"{path}: give image files ({', '.join(IMAGE_SUFFIXES)}) or .npy arrays")
         except ValueError:

@@ -152,6 +152,8 @@ def _depth(value, limit: int = _MAX_JSON_DEPTH) -> int:
 
 
 def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a model file; give the .mnet file written by train --save")
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
     if not zipfile.is_zipfile(path):
