@@ -80,11 +80,12 @@ def test_dask_cluster_runs_the_grid(tmp_path):
     assert len(runs) == 5 and {key(r): r["accuracy"] for r in runs} == {key(r): r["accuracy"] for r in serial}
 
 
-def test_corrupt_results_file_is_not_overwritten(tmp_path):
+def test_corrupt_results_file_is_set_aside_not_overwritten(tmp_path):
     (tmp_path / "tiny.json").write_text("{not json")
-    with pytest.raises(ValueError, match="not a results file"):
-        experiments.run_experiment(tiny(), tmp_path, progress=False)
-    assert (tmp_path / "tiny.json").read_text() == "{not json"
+    runs = experiments.run_experiment(tiny(), tmp_path, progress=False)
+    aside = list(tmp_path.glob("tiny.corrupt-*.json"))
+    assert len(aside) == 1 and aside[0].read_text() == "{not json" and len(runs) == 5
+    assert json.loads((tmp_path / "tiny.json").read_text())["runs"]
 
 
 def test_quick_reproduction(quick_results):
