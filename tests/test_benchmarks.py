@@ -105,3 +105,15 @@ def test_class_order_quick(data_dir, tmp_path):
             loss = np.subtract(rows[(name, reference)]["class_accuracy"], rows[(name, order)]["class_accuracy"])
             assert loss.max() <= 0.10, (name, order, loss)
     assert "one class per task" in (tmp_path / "class_order.md").read_text()
+
+
+def test_serve_load_quick(tmp_path):
+    """16 concurrent clients against the served page: no error, no lesson lost, memory flat."""
+    pytest.importorskip("uvicorn", reason="memorynet serve needs pip install 'memorynet[serve]'")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "serve_load.py"), "--quick", "--out",
+                          str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads((tmp_path / "serve_load.json").read_text())
+    assert result["errors"] == 0 and result["lessons_recorded"] == result["lessons"] == 40
+    assert result["rss_after_mib"] - result["rss_before_mib"] < 50
+    assert 0 < result["predict_ms_p50"] <= result["predict_ms_p99"]

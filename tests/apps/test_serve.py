@@ -377,3 +377,23 @@ def test_five_lessons_teach_a_readout_a_new_class_and_undo_restores_it(digits, t
     assert held_out.count("nine") >= 10  # five drawings taught the class: most other nines are recognised
     client.post("/api/undo", json={})
     assert live.estimator.class_sizes()[0][-1] == 4 and live.lessons == 4
+
+
+def test_saving_where_nothing_can_be_written_is_a_json_error(digits, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    live = _live(digits, tmp_path, max_neurons=100)
+    live.path = blocker / "model.mnet"  # its folder is a file: the write fails
+    response = TestClient(create_app(live), raise_server_exceptions=False).post("/api/save", json={})
+    assert response.status_code == 500 and response.headers["content-type"] == "application/json"
+    assert "could not do that" in response.json()["error"] and "a-file" in response.json()["error"]
+    assert blocker.read_text() == "not a folder"
+
+
+def test_serve_checks_its_options_before_it_starts():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "memorynet", "serve", "--preset", "paper", "--dataset", "digits",
+                          "--port", "70000"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "--port must be between 1 and 65535" in out.stderr

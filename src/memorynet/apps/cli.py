@@ -553,6 +553,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                           "pip install 'memorynet[serve]'") from None
     if args.preset is None and args.model is None:
         raise ValueError("give --model FILE to serve a saved model, or --preset NAME (and --dataset) to train one")
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
     if args.preset is None:
         model, meta = _load_model(args.model)
     else:

@@ -84,6 +84,10 @@ def create_app(live: LiveModel, max_body_bytes: int = MAX_BODY_BYTES):
     async def bad_value(request: Request, exc: ValueError):
         return JSONResponse({"error": str(exc)}, status_code=400)
 
+    @api.exception_handler(OSError)
+    async def cannot_write(request: Request, exc: OSError):  # e.g. saving into a folder that cannot be written
+        return JSONResponse({"error": f"the server could not do that: {exc}"}, status_code=500)
+
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
