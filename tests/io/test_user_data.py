@@ -206,3 +206,19 @@ def test_a_stratified_split_follows_the_seed(tmp_path):
     assert not set(train.sources) & set(test.sources)
     with pytest.raises(user_data.UserDataError, match="between 0 and 1"):
         user_data.train_test(data, test_fraction=1.5)
+
+
+def test_an_npz_declaring_more_than_it_holds_is_refused_before_reading(tmp_path):
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
+                                                  "shape": (10**12, 1, 8, 8)})
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as z:
+        z.writestr("X.npy", header.getvalue() + bytes(64))
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros(2))
+        z.writestr("y.npy", buffer.getvalue())
+    with pytest.raises(user_data.UserDataError, match=r"array X declares \(1000000000000, 1, 8, 8\)"):
+        user_data.read_labelled(tmp_path / "bomb.npz")

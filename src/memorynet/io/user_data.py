@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .formats import read_npy_header
 from .inputs import IMAGE_SUFFIXES, MAX_ARRAY_BYTES, UnreadableImage, decode_image, image_files, read_npy
 
 __all__ = ["TABLE_SUFFIXES", "IMAGE_SUFFIXES", "decode_image", "LabelledArrays", "UserDataError",
@@ -123,9 +124,14 @@ def read_arrays(path: str | Path, labels: str | Path | None = None, keys: tuple[
             if missing:
                 raise UserDataError(f"{path}: no array named {', '.join(missing)} (it holds {', '.join(npz.files)}); "
                                     "name the image and label arrays with --npz-keys IMAGES LABELS")
-            infos = {k: npz.zip.getinfo(f"{k}.npy") for k in keys}
-            if sum(i.file_size for i in infos.values()) > MAX_ARRAY_BYTES:
-                raise UserDataError(f"{path}: arrays of more than {MAX_ARRAY_BYTES} bytes; stream them instead")
+            for key in keys:  # what each member declares, against what it holds, before anything is allocated
+                info = npz.zip.getinfo(f"{key}.npy")
+                with npz.zip.open(info) as member:
+                    shape, dtype, declared = read_npy_header(member)
+                    held = info.file_size - member.tell()
+                if dtype.hasobject or declared != held or declared > MAX_ARRAY_BYTES:
+                    raise UserDataError(f"{path}: array {key} declares {shape} {dtype} ({declared:.0f} bytes) but "
+                                        f"holds {held} bytes (at most {MAX_ARRAY_BYTES}, no Python objects)")
             X, raw = npz[keys[0]], npz[keys[1]]
     else:
         if labels is None:
