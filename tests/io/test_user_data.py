@@ -37,8 +37,8 @@ def _class_order(y):
 
 
 @pytest.mark.parametrize("name, n_train, n_test, model", [
-    ("mnist", 3000, 1000, ["--max-neurons", "500"]),
-    ("cifar10", 3000, 1000, ["--preset", "cifar10-rf", "--max-neurons", "100"]),
+    ("mnist", 2000, 500, ["--max-neurons", "500"]),
+    ("cifar10", 2000, 500, ["--preset", "cifar10-rf", "--max-neurons", "100"]),
 ])
 def test_a_folder_of_pngs_trains_to_exactly_the_accuracy_of_the_arrays(data_dir, tmp_path, name, n_train, n_test,
                                                                         model):
