@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from memorynet import datasets, export_onnx, preset
 from memorynet.experiments.harness import write_results
@@ -38,6 +37,8 @@ def _quick(model) -> None:
 
 def measure(name: str, data, repeats: int, quick: bool) -> dict:
     """One preset: fit, export, then package and ONNX Runtime predictions, alternating ``repeats`` times."""
+    import onnxruntime as ort
+
     model = preset(name, random_state=0, pixel_max=data.pixel_max)
     if quick:
         _quick(model)
@@ -87,6 +88,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
+    import onnxruntime as ort
+
     presets, repeats = (["paper", "cifar10-rf"], 1) if args.quick else (args.presets, args.repeats)
     rows = []
     for name in presets:

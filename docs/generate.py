@@ -137,6 +137,9 @@ def generate(what: str, arg: str | None, data: Path) -> str:
     if what == "distributed":
         results = _load(data, "distributed")
         return _benchmark_script("distributed_scaling").markdown(results) + _reduced(results.get("quick"))
+    if what == "onnx":
+        results = _load(data, "onnx_runtime")
+        return _benchmark_script("onnx_runtime").markdown(results) + _reduced(results.get("quick"))
     if what == "class-order":
         results = _load(data, "class_order")
         return _benchmark_script("class_order").markdown(results) + _reduced(results.get("quick"))
