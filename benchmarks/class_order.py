@@ -35,8 +35,7 @@ import numpy as np
 
 from memorynet import datasets, preset
 from memorynet.experiments.continual import split_tasks
-from memorynet.experiments.harness import summarize, write_results
-from memorynet.io.atomic import atomic_write
+from memorynet.experiments.harness import summarize, write_report
 from memorynet.models.streaming import learn_chunk
 
 PROTOCOLS = ("iid", "ordered fit", "declared", "unannounced")
@@ -184,10 +183,7 @@ def main() -> None:
         key = lambda r: (r["preset"], r["dataset"], r["seed"], r["protocol"])  # noqa: E731
         rerun = {key(r) for r in result["rows"]}
         result["rows"] = [r for r in old["rows"] if key(r) not in rerun] + result["rows"]
-    write_results(path, result)
-    table = markdown(result)
-    atomic_write(Path(args.out) / "class_order.md", lambda fh: fh.write(table.encode()))
-    print(table)
+    write_report(args.out, "class_order", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from memorynet import datasets, export_onnx, preset
-from memorynet.experiments.harness import write_results
-from memorynet.io.atomic import atomic_write
+from memorynet.experiments.harness import write_report
 
 DATASET = {"paper": "mnist", "mnist-rf": "mnist", "mnist-best": "mnist", "cifar10-rf": "cifar10",
            "cifar10-best": "cifar10"}
@@ -101,10 +100,7 @@ def main() -> None:
         print(rows[-1], flush=True)
     result = {"quick": args.quick, "repeats": repeats, "cpus": os.cpu_count(), "machine": platform.processor(),
               "onnxruntime": ort.__version__, "rows": rows}
-    write_results(Path(args.out) / "onnx_runtime.json", result)
-    table = markdown(result)
-    atomic_write(Path(args.out) / "onnx_runtime.md", lambda fh: fh.write(table.encode()))
-    print(table)
+    write_report(args.out, "onnx_runtime", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from memorynet import datasets, preset, save_model
-from memorynet.experiments.harness import write_results
-from memorynet.io.atomic import atomic_write
+from memorynet.experiments.harness import write_report
 
 
 def _free_port() -> int:
@@ -122,10 +121,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     result = {"quick": args.quick, **(run(16, 400, 40) if args.quick else run(32, 2000, 200))}
-    write_results(Path(args.out) / "serve_load.json", result)
-    table = markdown(result)
-    atomic_write(Path(args.out) / "serve_load.md", lambda fh: fh.write(table.encode()))
-    print(table)
+    write_report(args.out, "serve_load", result, markdown(result))
 
 
 if __name__ == "__main__":

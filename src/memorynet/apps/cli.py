@@ -156,8 +156,7 @@ def _load(args: argparse.Namespace) -> datasets.Dataset:
     if args.test_data and args.labels:
         raise ValueError("--labels names the labels of --data; give --test-data as an .npz, a folder or a table")
     train, test = user_data.train_test(train, read(args.test_data) if args.test_data else None,
-                                       test_fraction=args.test_fraction, seed=args.seed if hasattr(args, "seed")
-                                       else 0)
+                                       test_fraction=args.test_fraction, seed=getattr(args, "seed", 0))
     skipped = train.skipped + test.skipped
     if skipped:
         print(f"skipped   {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
@@ -324,12 +323,10 @@ def _prediction_rows(model, meta: dict, inputs: list[str], top_k: int, skip_bad:
     shape = tuple(model[-1].image_shape_)
     for path, images in read_images(inputs, shape, skip_bad=skip_bad, pixel_max=float(model[0].pixel_max)):
         scores = model.predict_proba(images)
-        labels = model.predict(images)
-        for i, (label, row) in enumerate(zip(labels, scores)):
-            order = np.argsort(-row, kind="stable")[:top_k]
-            if order[0] != np.searchsorted(classes, label):  # the decision's tie rule can differ from the scores'
-                order = np.concatenate([[np.searchsorted(classes, label)], order[order != np.searchsorted(
-                    classes, label)]])[:top_k]
+        # predict's tie rule (nearest neuron among tied votes) can pick another class than the scores' first
+        decided = np.searchsorted(classes, model.predict(images))
+        for i, row in enumerate(scores):
+            order = np.lexsort((-row, np.arange(len(row)) != decided[i]))[:top_k]  # the decision, then by score
             yield path, i, [(classes[j].item(), names[j] if names else str(classes[j]), float(row[j]))
                             for j in order]
 

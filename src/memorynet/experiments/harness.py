@@ -19,7 +19,7 @@ from ..models.presets import MODEL_KINDS
 from .peers import RandomFeatureLDA, StreamingLDA
 
 __all__ = ["VALIDATION_SIZE", "validation_split_indices", "KINDS", "make_estimator", "summarize", "write_results",
-           "read_results"]
+           "write_report", "read_results"]
 
 VALIDATION_SIZE = 10000
 _SPLIT_SEED = 12345
@@ -72,6 +72,15 @@ def write_results(path: str | Path, payload: dict, indent: int = 1) -> Path:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(payload, indent=indent, sort_keys=True).encode()
     return atomic_write(Path(path), lambda fh: fh.write(text))
+
+
+def write_report(out: str | Path, name: str, result: dict, table: str) -> Path:
+    """A benchmark's results: ``<out>/<name>.json`` and its Markdown ``table`` in ``<out>/<name>.md`` (both
+    atomically), the table printed; returns the JSON path."""
+    path = write_results(Path(out) / f"{name}.json", result)
+    atomic_write(Path(out) / f"{name}.md", lambda fh: fh.write(table.encode()))
+    print(table)
+    return path
 
 
 def _refuse_constant(name: str):
