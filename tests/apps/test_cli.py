@@ -35,7 +35,8 @@ def test_train_on_digits_works_with_no_data(tmp_path):
     (["--dataset", "mnist", "--data-dir", "/nonexistent/x"], "does not exist"),
     (["--max-neurons", "0"], "'max_neurons' parameter"),
     (["--max-neurons", "5"], "smaller than the number of classes"),
-    (["--threshold", "-1"], "'threshold' parameter"),
+    (["--threshold", "-1"], "must be a distance (a number >= 0), 'quantile:q'"),
+    (["--threshold", "quantile:2"], "must be a distance (a number >= 0), 'quantile:q'"),
 ])
 def test_errors_are_one_line_without_traceback(args, message):
     out = memorynet("train", "--no-progress", *args)

@@ -23,6 +23,7 @@ from ..models import presets
 from ..models.persistence import load_model, save_model
 from ..models.preprocessing import ImagePreprocessor, check_chain
 from ..models.streaming import stream_fit
+from ..models.thresholds import parse_threshold
 
 __all__ = ["main", "build_parser"]
 
@@ -58,6 +59,22 @@ def _model_parameters() -> dict[str, tuple[object, str, str]]:
     return out
 
 
+def _threshold(text: str) -> float | str:
+    """``--threshold``: a distance, or a quantile form learnt in the pass (``quantile:0.1``, ``auto``)."""
+    try:
+        value: float | str = float(text)
+    except ValueError:
+        value = text
+    try:
+        parse_threshold(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+_CONVERTERS = {"threshold": _threshold}  # options whose values are not of their default's type
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     """Options derived from the estimators' signatures and docstrings; unset ones keep the preset's values."""
     group = parser.add_argument_group("model", "a preset, then any of its estimator's parameters; [kinds] name the "
@@ -76,8 +93,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                                help=f"{text} (unset: the preset's value)")
             continue
         choices = re.findall(r'"(\w+)"', kind.split("}")[0]) if kind.startswith("{") else None
-        convert = int if isinstance(default, int) or kind.startswith("int") else \
-            float if isinstance(default, float) or default is None else str
+        convert = _CONVERTERS.get(name) or (int if isinstance(default, int) or kind.startswith("int") else
+                                            float if isinstance(default, float) or default is None else str)
         group.add_argument(flag, type=convert, choices=choices, default=argparse.SUPPRESS,
                            help=f"{text} (unset: the preset's value)")
 

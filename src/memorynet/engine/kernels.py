@@ -18,9 +18,9 @@ from scipy.spatial.distance import cdist
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
-__all__ = ["METRICS", "pairwise_distances", "nearest_neurons", "nearest_one_l2", "nearest_same_label",
-           "nearest_per_class", "scatter_mean_update", "three_way_mean", "merge_costs", "closest_disjoint_pairs",
-           "row_sq_norms", "unit_rows"]
+__all__ = ["METRICS", "pairwise_distances", "nearest_neurons", "nearest_other_of_label", "nearest_one_l2",
+           "nearest_same_label", "nearest_per_class", "scatter_mean_update", "three_way_mean", "merge_costs",
+           "closest_disjoint_pairs", "row_sq_norms", "unit_rows"]
 
 METRICS = ("l2", "l1", "cosine", "lp")
 
@@ -123,6 +123,17 @@ def nearest_neurons(X: np.ndarray, M: np.ndarray, k: int = 1, metric: str = "l2"
             picked = np.maximum(picked + row_sq_norms(X[rows])[:, None], 0.0)
         distances[rows] = picked
     return distances, indices
+
+
+def nearest_other_of_label(X: np.ndarray, labels: np.ndarray, metric: str = "l2", *, p: float = 2.0) -> np.ndarray:
+    """Each row's distance to the nearest other row of its label (leave one out), over the labels with at least
+    two rows, label by label in sorted order, (m,) float32; rows alone in their label are left out."""
+    nearest = [np.zeros(0, dtype=np.float32)]
+    for label in np.unique(labels):
+        members = X[labels == label]
+        if len(members) > 1:
+            nearest.append(nearest_neurons(members, members, 2, metric, p=p)[0][:, 1])  # column 0: the row itself
+    return np.concatenate(nearest)
 
 
 def nearest_same_label(X: np.ndarray, x_labels: np.ndarray, M: np.ndarray, m_labels: np.ndarray,

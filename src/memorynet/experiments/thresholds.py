@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..engine import kernels
+from ..models.thresholds import quantile_threshold
 
 __all__ = ["threshold_from_quantile"]
 
@@ -29,14 +29,7 @@ def threshold_from_quantile(X: np.ndarray, y: np.ndarray, quantile: float, dista
     X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
     y = np.asarray(y)
     rows = check_random_state(random_state).permutation(len(X))[:n_warmup]
-    sample, labels = X[rows], y[rows]
-    nearest = []
-    for label in np.unique(labels):
-        members = sample[labels == label]
-        if len(members) < 2:
-            continue
-        d, _ = kernels.nearest_neurons(members, members, 2, distance, p=p)
-        nearest.append(d[:, 1])  # column 0 is the sample itself
-    if not nearest:
+    threshold = quantile_threshold(X[rows], y[rows], quantile, distance, p)
+    if threshold is None:
         raise ValueError("the warm-up sample needs at least two samples of some label")
-    return float(np.quantile(np.concatenate(nearest), quantile))
+    return threshold

@@ -46,7 +46,7 @@ MAX_P = 1000.0  # beyond, |x|^p leaves float64's range for ordinary data and the
 # Every parameter of every estimator, validated and documented once (see each estimator's docstring).
 PARAMETER_CONSTRAINTS: dict = {
     "max_neurons": [Interval(Integral, 1, None, closed="left")],
-    "threshold": [None, Interval(Real, 0, None, closed="left")],
+    "threshold": [None, Real, str],  # the forms a threshold takes: models.thresholds.parse_threshold
     "distance": [StrOptions(set(kernels.METRICS))],
     "p": [Interval(Real, 1, MAX_P, closed="both")],
     "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -174,13 +174,17 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------------------------
     # One pass
 
-    def _rule(self) -> LearningRule:
-        """The learning rule of the banks: ``learning_rule(n_labels)`` when given, else the Memory Network's."""
+    def _rules(self) -> list[LearningRule]:
+        """The learning rule of each bank: ``learning_rule(n_labels)``, made once and shared, when given; else the
+        Memory Network's, set up for each bank (its threshold)."""
         n_labels = len(self.classes_) if self.labelled_memories else 1
-        return self._default_rule(n_labels) if self.learning_rule is None else self.learning_rule(n_labels)
+        if self.learning_rule is not None:
+            return [self.learning_rule(n_labels)] * len(self.banks_)
+        return [self._default_rule(n_labels, p) for p in range(len(self.banks_))]
 
-    def _default_rule(self, n_labels: int) -> OnePassRule:
-        """The Memory Network's one-pass rule as these parameters set it up, for ``n_labels`` labels."""
+    def _default_rule(self, n_labels: int, position: int) -> OnePassRule:
+        """The Memory Network's one-pass rule as these parameters set it up for bank ``position``, for ``n_labels``
+        labels."""
         raise NotImplementedError
 
     def _metric(self) -> tuple[str, float]:
@@ -300,8 +304,8 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
         if ancestor is not None:
             self._check_mergeable(ancestor)
         merged = copy.deepcopy(self)
-        rule = merged._rule()
-        for p, (bank, searcher, theirs) in enumerate(zip(merged.banks_, merged._searchers(), other.banks_)):
+        for p, (bank, searcher, theirs, rule) in enumerate(zip(merged.banks_, merged._searchers(), other.banks_,
+                                                               merged._rules())):
             shared = 0 if ancestor is None else len(ancestor.banks_[p])
             if shared:
                 base = ancestor.banks_[p]

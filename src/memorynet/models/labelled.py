@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..engine.bank import NeuronBank
 from ..engine.rule import OnePassRule, merge_closest_pairs
 from .base import MemoryEstimator, unchanged_on_error
+from .thresholds import WARMUP_IMAGES, parse_threshold, quantile_threshold
 
 __all__ = ["LabelledMemoryEstimator"]
 
@@ -24,9 +25,60 @@ class LabelledMemoryEstimator(MemoryEstimator):
 
     labelled_memories = True
 
-    def _default_rule(self, n_labels: int) -> OnePassRule:
-        return OnePassRule(n_labels, threshold=self.threshold, new_label_policy=self.new_label_policy,
+    def _default_rule(self, n_labels: int, position: int) -> OnePassRule:
+        return OnePassRule(n_labels, threshold=self._bank_threshold(position), new_label_policy=self.new_label_policy,
                            class_budget=self.class_budget, consolidate=self.consolidate)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Growth threshold (in distance units, or a quantile learnt in the pass: models.thresholds)
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        parse_threshold(self.threshold)
+
+    def _bank_threshold(self, position: int) -> float | None:
+        """The growth threshold of bank ``position`` in distance units; ``None``: grow on every input (no threshold,
+        or a quantile not learnt yet)."""
+        spec = parse_threshold(self.threshold)
+        if spec is None or spec[0] == "distance":
+            return None if spec is None else spec[1]
+        return None if self.threshold_ is None else float(self.threshold_[position])
+
+    def _begin(self, classes: np.ndarray) -> None:
+        super()._begin(classes)
+        self.threshold_ = None
+
+    def _learn(self, X: np.ndarray, classes: np.ndarray, order: np.ndarray | None = None) -> None:
+        self._learn_threshold(X, classes, order)
+        super()._learn(X, classes, order)
+
+    def _learn_threshold(self, X: np.ndarray, classes: np.ndarray, order: np.ndarray | None) -> None:
+        """Under ``threshold="quantile:q"`` or ``"auto"``, until learnt: each bank's threshold, the quantile of the
+        leave-one-out nearest same-label distances among the first images of this call in learning order (up to
+        ``WARMUP_IMAGES``, as the bank sees them); left unlearnt while no class has two of them."""
+        spec = parse_threshold(self.threshold)
+        if spec is None or spec[0] == "distance" or self.threshold_ is not None:
+            return
+        rows = (np.arange(len(X)) if order is None else order)[:WARMUP_IMAGES]
+        images, labels, (metric, p) = X[rows].reshape(len(rows), *self.image_shape_), classes[rows], self._metric()
+        found = [quantile_threshold(self._bank_rows(images, b), labels, spec[1], metric, p)
+                 for b in range(len(self.banks_))]
+        if None not in found:
+            self.threshold_ = np.array(found)
+
+    def _export_state(self):
+        state, banks, own = super()._export_state()
+        return state, banks, own if self.threshold_ is None else {**own, "threshold": self.threshold_}
+
+    def _import_state(self, state, classes, banks, arrays):
+        arrays = dict(arrays)
+        threshold = arrays.pop("threshold", None)
+        super()._import_state(state, classes, banks, arrays)
+        if threshold is not None and (threshold.shape != (len(banks),)
+                                      or not np.all(np.isfinite(threshold) & (threshold >= 0))):
+            raise ValueError(f"a threshold array of shape {threshold.shape} for {len(banks)} banks (one finite "
+                             "distance >= 0 per bank expected)")
+        self.threshold_ = threshold
 
     def _check_budget(self, classes: np.ndarray) -> None:
         """Refuse a budget that cannot hold ``classes`` (every class needs a neuron of its own)."""

@@ -28,8 +28,12 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
     ----------
     max_neurons : int, default=10000
         Memory budget: the most neurons the bank may hold.
-    threshold : float or None, default=None
-        Growth threshold in units of ``distance``; ``None`` grows on every input until the memory is full.
+    threshold : float, str or None, default=None
+        Growth threshold: a distance in units of ``distance``; or ``"quantile:q"`` (q in [0, 1]), learnt in the
+        pass for data of any scale: each bank's threshold is the q-quantile of the nearest same-label distances
+        among the first 2000 images of the pass (``threshold_``, saved with the model); ``"auto"`` is
+        ``"quantile:0.1"`` (the quantile the threshold experiment's validation favours); ``None`` grows on every
+        input until the memory is full.
     distance : {"l2", "l1", "cosine", "lp"}, default="l2"
         Distance function: squared Euclidean, Manhattan, ``1 - cosine similarity``, or Minkowski with ``p``.
     p : float, default=2.0
@@ -103,6 +107,9 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
         C * H * W.
     n_samples_seen_ : int
         Training inputs absorbed so far (the stream position).
+    threshold_ : ndarray (n_banks,) or None
+        Each bank's growth threshold learnt from ``threshold="quantile:q"`` or ``"auto"``; ``None`` otherwise, and
+        until some class has had two images.
     """
 
     _parameter_constraints: dict = {key: PARAMETER_CONSTRAINTS[key] for key in (
@@ -110,7 +117,7 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
         "image_shape", "new_label_policy", "class_budget", "consolidate", "shuffle", "random_state", "search_backend",
         "learning_rule", "verbose")}
 
-    def __init__(self, max_neurons: int = 10000, *, threshold: float | None = None, distance: str = "l2",
+    def __init__(self, max_neurons: int = 10000, *, threshold: float | str | None = None, distance: str = "l2",
                  p: float = 2.0, n_neighbors: int = 1, weights: str = "uniform", channel_voting: bool = False,
                  batch_size: int = 1024, image_shape: tuple[int, int, int] | None = None,
                  new_label_policy: str = "reserve", class_budget: str = "fair", consolidate: bool = False,
@@ -159,8 +166,8 @@ class MemoryNetworkClassifier(LabelledMemoryEstimator):
         return [NeuronBank(int(np.prod(self.image_shape_)), self.max_neurons)]
 
     def _learn_rows(self, X, classes, order):
-        self._rule().learn(self.banks_[0], self._searchers()[0], X, classes, self.batch_size, order,
-                           progress=bool(self.verbose))
+        self._rules()[0].learn(self.banks_[0], self._searchers()[0], X, classes, self.batch_size, order,
+                               progress=bool(self.verbose))
 
     # ------------------------------------------------------------------------------------------------------------
     # Inference

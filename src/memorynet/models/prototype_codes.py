@@ -175,7 +175,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         images = X.reshape(len(X), *self.image_shape_)
         if order is not None:
             images, classes = images[order], classes[order]
-        rule, searchers, unlabelled = self._rule(), self._searchers(), np.zeros(len(images), dtype=np.intp)
+        rules, searchers, unlabelled = self._rules(), self._searchers(), np.zeros(len(images), dtype=np.intp)
         # images of this call still in the whitening phase, and in the warm-up
         whitening, warmup = self.whiten_images - self.n_samples_seen_, self.warmup - self.n_samples_seen_
         bounds = sorted({b for b in range(0, len(images), self.batch_size)}
@@ -190,7 +190,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
                 self._set_whitening()
 
             def learn(p, batch=batch):
-                rule.learn_batch(self.banks_[p], searchers[p], self._bank_rows(batch, p), unlabelled[:len(batch)])
+                rules[p].learn_batch(self.banks_[p], searchers[p], self._bank_rows(batch, p), unlabelled[:len(batch)])
             empty = not all(len(bank) for bank in self.banks_)
             if empty:  # nothing to describe with yet: the dictionaries learn the batch first
                 self._map_positions(learn, progress=bool(self.verbose))

@@ -104,8 +104,9 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         One bank per position, in the order of ``corners_``.
     corners_ : list of (row, column)
         Top-left corner of each position's patch.
-    classes_, image_shape_, n_features_in_, n_samples_seen_, n_neurons_ :
-        As in :class:`MemoryNetworkClassifier` (``n_neurons_`` over all positions).
+    classes_, image_shape_, n_features_in_, n_samples_seen_, n_neurons_, threshold_ :
+        As in :class:`MemoryNetworkClassifier` (``n_neurons_`` over all positions; ``threshold_`` one per position,
+        learnt from the patches each position sees).
     """
 
     _parameter_constraints: dict = {key: PARAMETER_CONSTRAINTS[key] for key in (
@@ -114,7 +115,7 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         "learning_rule", "n_jobs", "verbose")}
 
     def __init__(self, patch_size: int = 14, stride: int = 7, max_neurons: int = 2000, *, combine: str = "distance",
-                 n_neighbors: int = 1, threshold: float | None = None, distance: str = "l2", p: float = 2.0,
+                 n_neighbors: int = 1, threshold: float | str | None = None, distance: str = "l2", p: float = 2.0,
                  batch_size: int = 1024, new_label_policy: str = "reserve", class_budget: str = "fair",
                  consolidate: bool = False, image_shape=None, shuffle: bool = True, random_state=None,
                  search_backend: str = "auto", learning_rule=None, n_jobs: int | None = None,
@@ -148,12 +149,13 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         images = X.reshape(len(X), *self.image_shape_)
         if order is not None:
             images, classes = images[order], classes[order]
-        rule, corners, searchers = self._rule(), self.corners_, self._searchers()
+        rules, corners, searchers = self._rules(), self.corners_, self._searchers()
         learning = getattr(self, "_learning_positions", None)
 
         def learn(p):
             if learning is None or p in learning:
-                rule.learn(self.banks_[p], searchers[p], self._patches(images, corners[p]), classes, self.batch_size)
+                rules[p].learn(self.banks_[p], searchers[p], self._patches(images, corners[p]), classes,
+                               self.batch_size)
         self._map_positions(learn, progress=bool(self.verbose))
 
     def fit_positions(self, X, y, positions) -> LocalReceptiveFieldClassifier:
