@@ -140,6 +140,9 @@ def generate(what: str, arg: str | None, data: Path) -> str:
     if what == "onnx":
         results = _load(data, "onnx_runtime")
         return _benchmark_script("onnx_runtime").markdown(results) + _reduced(results.get("quick"))
+    if what == "stream-memory":
+        results = _load(data, "stream_memory")
+        return _benchmark_script("stream_memory").markdown(results) + _reduced(results.get("quick"))
     if what == "class-order":
         results = _load(data, "class_order")
         return _benchmark_script("class_order").markdown(results) + _reduced(results.get("quick"))

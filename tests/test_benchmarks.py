@@ -117,3 +117,14 @@ def test_serve_load_quick(tmp_path):
     assert result["errors"] == 0 and result["lessons_recorded"] == result["lessons"] == 40
     assert result["rss_after_mib"] - result["rss_before_mib"] < 50
     assert 0 < result["predict_ms_p50"] <= result["predict_ms_p99"]
+
+
+def test_stream_memory_quick(tmp_path):
+    """stream --data FOLDER holds one chunk at a time: its peak memory barely grows with the folder, train's does."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stream_memory.py"), "--quick", "--out",
+                          str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    small, large = json.loads((tmp_path / "stream_memory.json").read_text())["rows"]
+    stream_growth = large["stream_peak_mib"] - small["stream_peak_mib"]
+    train_growth = large["train_peak_mib"] - small["train_peak_mib"]
+    assert stream_growth < 25 and train_growth > 2 * max(stream_growth, 10), (stream_growth, train_growth)

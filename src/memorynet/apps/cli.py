@@ -22,7 +22,7 @@ from ..models import parameters as params
 from ..models import presets
 from ..models.persistence import load_model, save_model
 from ..models.preprocessing import ImagePreprocessor, check_chain
-from ..models.streaming import stream_fit
+from ..models.streaming import chunked_score, stream_fit
 from ..models.thresholds import parse_threshold
 
 __all__ = ["main", "build_parser"]
@@ -157,8 +157,10 @@ def _dataset_name(args: argparse.Namespace) -> str:
     return named or args.default_dataset
 
 
-def _load(args: argparse.Namespace) -> datasets.Dataset:
-    """The benchmark data set, or the user's own data (``--data``) split into training and test images."""
+def _load(args: argparse.Namespace, lazy: bool = False) -> datasets.Dataset:
+    """The benchmark data set, or the user's own data (``--data``) split into training and test images; with
+    ``lazy``, a folder's images stay on disk (``X_train`` and ``X_test`` are
+    :class:`~memorynet.io.user_data.FolderImages`, read chunk by chunk)."""
     if getattr(args, "data", None) is None:
         if getattr(args, "test_data", None):
             raise ValueError("--test-data goes with --data (your own training data)")
@@ -168,7 +170,7 @@ def _load(args: argparse.Namespace) -> datasets.Dataset:
         raise ValueError("give --dataset (a benchmark) or --data (your own), not both")
     read = functools.partial(user_data.read_labelled, labels=args.labels, label_column=args.label_column,
                              npz_keys=tuple(args.npz_keys), skip_bad=args.skip_bad, progress=not args.no_progress,
-                             size=tuple(args.image_size) if args.image_size else None)
+                             size=tuple(args.image_size) if args.image_size else None, lazy=lazy)
     train = read(args.data)
     if args.test_data and args.labels:
         raise ValueError("--labels names the labels of --data; give --test-data as an .npz, a folder or a table")
@@ -178,8 +180,9 @@ def _load(args: argparse.Namespace) -> datasets.Dataset:
     if skipped:
         print(f"skipped   {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
     pixel_max = train.pixel_max if train.pixel_max is not None else 1.0
-    return datasets.Dataset(Path(args.data).name, train.X, train.y, test.X, test.y, train.class_names, pixel_max,
-                            features=train.pixel_max is None)
+    images = lambda part: part if isinstance(part, user_data.FolderImages) else part.X  # noqa: E731
+    return datasets.Dataset(Path(args.data).name, images(train), train.y, images(test), test.y, train.class_names,
+                            pixel_max, features=train.pixel_max is None)
 
 
 def _size_line(estimator) -> str:
@@ -380,15 +383,20 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         raise ValueError(f"--limit must be at least 1 (got {args.limit}) and --checkpoint-every at least 1 "
                          f"(got {args.checkpoint_every})")
     _check_output(args.checkpoint, "--checkpoint")
-    dataset = _load(args)
+    dataset = _load(args, lazy=True)  # a folder is decoded one chunk at a time
     order = np.random.default_rng(args.seed).permutation(len(dataset.y_train))[: args.limit]
     model = _model(args, dataset)
     identity = {"dataset": dataset.name, "seed": args.seed, "limit": args.limit, "every": args.checkpoint_every,
                 "preset": args.preset, "params": _params_of(model)}
-    model = stream_fit(model, dataset.X_train[order], dataset.y_train[order], args.checkpoint,
-                       every=args.checkpoint_every, classes=np.arange(len(dataset.class_names)), identity=identity,
+    lazy = isinstance(dataset.X_train, user_data.FolderImages)
+    X, y = (dataset.X_train.take(order), None) if lazy else (dataset.X_train[order], dataset.y_train[order])
+    model = stream_fit(model, X, y, args.checkpoint, every=args.checkpoint_every,
+                       classes=np.arange(len(dataset.class_names)), identity=identity,
                        metadata=_model_metadata(dataset), progress=not args.no_progress)
-    accuracy = model.score(dataset.X_test, dataset.y_test)
+    accuracy = chunked_score(model, dataset.X_test, None if lazy else dataset.y_test)
+    if lazy and X.skipped + dataset.X_test.skipped:
+        print(f"skipped   {len(X.skipped + dataset.X_test.skipped)} unreadable file(s) in this run, e.g. "
+              f"{(X.skipped + dataset.X_test.skipped)[0]}")
     print(f"streamed  {model[-1].n_samples_seen_} images; checkpoint {args.checkpoint}")
     print(f"accuracy  {accuracy:.4f} on the test set")
     print(_size_line(model[-1]))

@@ -100,7 +100,7 @@ class Dataset:
     """Train/test split of one data set; images are uint8 (n, C, H, W), labels int64 (n,)."""
 
     name: str
-    X_train: np.ndarray
+    X_train: np.ndarray  # or, for `stream --data FOLDER`, a user_data.FolderImages read chunk by chunk
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray

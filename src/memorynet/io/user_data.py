@@ -10,7 +10,7 @@ the file and the fix, unless ``skip_bad`` asks to skip and count it.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from .formats import read_npy_header
 from .inputs import IMAGE_SUFFIXES, MAX_ARRAY_BYTES, UnreadableImage, decode_image, image_files, read_npy
 
-__all__ = ["TABLE_SUFFIXES", "IMAGE_SUFFIXES", "decode_image", "LabelledArrays", "UserDataError",
-           "read_image_folder", "read_arrays", "read_table", "read_labelled", "train_test"]
+__all__ = ["TABLE_SUFFIXES", "IMAGE_SUFFIXES", "decode_image", "LabelledArrays", "UserDataError", "FolderImages",
+           "open_image_folder", "read_image_folder", "read_arrays", "read_table", "read_labelled", "train_test"]
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -41,6 +41,20 @@ class LabelledArrays:
     pixel_max: float | None
     skipped: list[str] = field(default_factory=list)
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one image (C, H, W)."""
+        return self.X.shape[1:]
+
+    def take(self, rows: np.ndarray) -> LabelledArrays:
+        """These rows, in the order of ``rows`` (nothing skipped)."""
+        return LabelledArrays(self.X[rows], self.y[rows], self.class_names, [self.sources[i] for i in rows],
+                              self.pixel_max)
+
+    def relabelled(self, y: np.ndarray, class_names: tuple[str, ...]) -> LabelledArrays:
+        """The same images with labels ``y`` indexing ``class_names``."""
+        return replace(self, y=y, class_names=class_names)
+
 
 def _check_classes(names: list[str], counts: list[int], where: str) -> None:
     if len(names) < 2:
@@ -52,37 +66,96 @@ def _check_classes(names: list[str], counts: list[int], where: str) -> None:
                             "add images or remove the folder")
 
 
-def read_image_folder(folder: str | Path, size: tuple[int, int] | None = None, *, channels: int | None = None,
-                      skip_bad: bool = False, progress: bool = True) -> LabelledArrays:
-    """A folder of class folders of images (the ImageFolder convention): class names are the sorted folder names.
+class FolderImages:
+    """The images of a folder of class folders, decoded on demand: the sorted file list and labels are known at once,
+    the pixels are read chunk by chunk (:meth:`labelled_chunk`), so a stream through them holds one chunk at a time.
 
-    Without ``size``, every image must have the size of the first one (else an error names the file and says to
-    pass a size); with it, each is resized. Channels follow the first image unless ``channels`` is given."""
+    Every image is decoded to ``shape`` (C, H, W): the first readable image's, or ``size`` = (H, W) with its channels;
+    one of another size is an error naming it (pass a size to resize to), or skipped under ``skip_bad``."""
+
+    def __init__(self, files: list[Path], y: np.ndarray, class_names: tuple[str, ...], shape: tuple[int, int, int],
+                 size: tuple[int, int] | None, skip_bad: bool, first: str):
+        self.files, self.y, self.class_names, self.shape = files, y, class_names, shape
+        self.size, self.skip_bad, self._first = size, skip_bad, first
+        self.pixel_max, self.skipped = 255.0, []  # files skipped by labelled_chunk so far
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def take(self, rows: np.ndarray) -> FolderImages:
+        """These files, in the order of ``rows`` (a split, a stream's order)."""
+        return type(self)([self.files[i] for i in rows], self.y[rows], self.class_names, self.shape, self.size,
+                            self.skip_bad, self._first)
+
+    def relabelled(self, y: np.ndarray, class_names: tuple[str, ...]) -> FolderImages:
+        """The same files with labels ``y`` indexing ``class_names``."""
+        return type(self)(self.files, y, class_names, self.shape, self.size, self.skip_bad, self._first)
+
+    def read(self, start: int = 0, stop: int | None = None, *, progress: bool = False) -> LabelledArrays:
+        """Decode the files ``start:stop`` (uint8 images, (k, C, H, W)); unreadable ones stop the read with one line
+        naming them, or under ``skip_bad`` are left out and listed in ``skipped``."""
+        rows = range(len(self.files))[start:stop]
+        X = np.empty((len(rows), *self.shape), dtype=np.uint8)  # sizes known before any image is decoded
+        kept, skipped = [], []
+        for i in tqdm(rows, desc="images", unit="file", disable=not progress, leave=False):
+            path = self.files[i]
+            try:
+                image = decode_image(path, self.size, self.shape[0])
+                if image.shape != self.shape:
+                    raise UserDataError(f"{path}: {image.shape[1]} x {image.shape[2]} x {image.shape[0]} "
+                                        f"channel(s), unlike {self._first} ({self.shape[1]} x {self.shape[2]} x "
+                                        f"{self.shape[0]}); pass a size to resize to (--image-size H W)")
+            except (UserDataError, UnreadableImage):
+                if not self.skip_bad:
+                    raise
+                skipped.append(str(path))
+                continue
+            X[len(kept)] = image
+            kept.append(i)
+        return LabelledArrays(X[:len(kept)], self.y[kept], self.class_names, [str(self.files[i]) for i in kept],
+                              self.pixel_max, skipped)
+
+    def labelled_chunk(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(images, labels) of the files ``start:stop`` (the chunk of a stream; skipped files left out and added to
+        ``skipped``)."""
+        chunk = self.read(start, stop)
+        self.skipped += chunk.skipped
+        return chunk.X, chunk.y
+
+
+def open_image_folder(folder: str | Path, size: tuple[int, int] | None = None, *, channels: int | None = None,
+                      skip_bad: bool = False) -> FolderImages:
+    """A folder of class folders of images (the ImageFolder convention), not yet decoded: class names are the
+    sorted folder names, files are taken in sorted order (class folder, then file name).
+
+    Without ``size``, every image must have the size of the first readable one; with it, each is resized. Channels
+    follow that first image unless ``channels`` is given."""
     folder = Path(folder)
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
     files = {c: image_files(folder / c) for c in classes}
     _check_classes(classes, [len(files[c]) for c in classes], str(folder))
-    images, labels, sources, skipped = [], [], [], []
-    todo = [(k, path) for k, c in enumerate(classes) for path in files[c]]
-    for k, path in tqdm(todo, desc="images", unit="file", disable=not progress, leave=False):
+    every = [path for c in classes for path in files[c]]
+    y = np.repeat(np.arange(len(classes), dtype=np.int64), [len(files[c]) for c in classes])
+    for path in every:  # the first readable image sets the shape
         try:
             image = decode_image(path, size, channels)
-            if images and image.shape != images[0].shape:
-                raise UserDataError(f"{path}: {image.shape[1]} x {image.shape[2]} x {image.shape[0]} channel(s), "
-                                    f"unlike {sources[0]} ({images[0].shape[1]} x {images[0].shape[2]} x "
-                                    f"{images[0].shape[0]}); pass a size to resize to (--image-size H W)")
-        except (UserDataError, UnreadableImage):
+            break
+        except UnreadableImage:
             if not skip_bad:
                 raise
-            skipped.append(str(path))
-            continue
-        channels = image.shape[0]
-        images.append(image)
-        labels.append(k)
-        sources.append(str(path))
-    _check_classes(classes, list(np.bincount(labels, minlength=len(classes))), f"{folder} (after skipping)")
-    return LabelledArrays(np.stack(images), np.array(labels, dtype=np.int64), tuple(classes), sources, 255.0,
-                          skipped)
+    else:
+        raise UserDataError(f"{folder}: no readable image; check the files or the folder")
+    return FolderImages(every, y, tuple(classes), image.shape, size, skip_bad, str(path))
+
+
+def read_image_folder(folder: str | Path, size: tuple[int, int] | None = None, *, channels: int | None = None,
+                      skip_bad: bool = False, progress: bool = True) -> LabelledArrays:
+    """A folder of class folders of images, decoded at once (:func:`open_image_folder` says how)."""
+    images = open_image_folder(folder, size, channels=channels, skip_bad=skip_bad)
+    data = images.read(progress=progress)
+    _check_classes(list(images.class_names), list(np.bincount(data.y, minlength=len(images.class_names))),
+                   f"{folder} (after skipping)")
+    return data
 
 
 def _as_labels(raw: np.ndarray, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -174,12 +247,15 @@ def read_table(path: str | Path, label_column: str = "label") -> LabelledArrays:
 
 def read_labelled(path: str | Path, *, labels: str | Path | None = None, size: tuple[int, int] | None = None,
                   label_column: str = "label", npz_keys: tuple[str, str] = ("X", "y"), skip_bad: bool = False,
-                  progress: bool = True) -> LabelledArrays:
-    """Labelled data from a folder of class folders, an ``.npz``/``.npy``, or a CSV/Parquet table."""
+                  progress: bool = True, lazy: bool = False) -> LabelledArrays | FolderImages:
+    """Labelled data from a folder of class folders, an ``.npz``/``.npy``, or a CSV/Parquet table; with ``lazy``, a
+    folder is opened, not decoded (:class:`FolderImages`, read chunk by chunk)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if path.is_dir():
+        if lazy:
+            return open_image_folder(path, size, skip_bad=skip_bad)
         return read_image_folder(path, size, skip_bad=skip_bad, progress=progress)
     suffix = path.suffix.lower()
     if suffix in (".npz", ".npy"):
@@ -190,19 +266,20 @@ def read_labelled(path: str | Path, *, labels: str | Path | None = None, size: t
                         "table")
 
 
-def train_test(train: LabelledArrays, test: LabelledArrays | None = None, *, test_fraction: float = 0.2,
-               seed: int = 0) -> tuple[LabelledArrays, LabelledArrays]:
+def train_test(train: LabelledArrays | FolderImages, test: LabelledArrays | FolderImages | None = None, *,
+               test_fraction: float = 0.2, seed: int = 0) -> tuple:
     """(train, test): ``test`` with its labels renumbered to ``train``'s classes, or a stratified, seeded split of
-    ``train`` keeping ``test_fraction`` of every class for testing."""
+    ``train`` keeping ``test_fraction`` of every class for testing (arrays, or a folder's files before decoding:
+    the same split either way)."""
     if test is not None:
         unknown = sorted(set(test.class_names) - set(train.class_names))
         if unknown:
             raise UserDataError(f"the test data has classes the training data lacks: {', '.join(unknown[:5])}")
-        if test.X.shape[1:] != train.X.shape[1:]:
-            raise UserDataError(f"test images {test.X.shape[1:]} differ from training images {train.X.shape[1:]}; "
-                                "give both the same size (--image-size H W)")
-        y = np.searchsorted(train.class_names, np.array(test.class_names))[test.y]
-        return train, LabelledArrays(test.X, y, train.class_names, test.sources, test.pixel_max, test.skipped)
+        if test.shape != train.shape:
+            raise UserDataError(f"test images {test.shape} differ from training images {train.shape}; give both the "
+                                "same size (--image-size H W)")
+        return train, test.relabelled(np.searchsorted(train.class_names, np.array(test.class_names))[test.y],
+                                      train.class_names)
     if not 0 < test_fraction < 1:
         raise UserDataError(f"the test fraction must lie between 0 and 1 (exclusive), got {test_fraction}")
     from sklearn.model_selection import train_test_split
@@ -213,7 +290,6 @@ def train_test(train: LabelledArrays, test: LabelledArrays | None = None, *, tes
     except ValueError as exc:
         raise UserDataError(f"cannot keep {test_fraction} of every class for testing ({exc}); give more images per "
                             "class, another --test-fraction, or --test-data") from exc
-    fit_rows, test_rows = np.sort(fit_rows), np.sort(test_rows)
-    part = lambda rows, skipped: LabelledArrays(train.X[rows], train.y[rows], train.class_names,  # noqa: E731
-                                                [train.sources[i] for i in rows], train.pixel_max, skipped)
-    return part(fit_rows, train.skipped), part(test_rows, [])
+    fitted = train.take(np.sort(fit_rows))
+    fitted.skipped = train.skipped
+    return fitted, train.take(np.sort(test_rows))
