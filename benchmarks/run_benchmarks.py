@@ -279,6 +279,8 @@ def _slope(xs, ys) -> float:
 
 
 def run(data_dir: str, smoke: bool) -> dict:
+    # --smoke checks that everything runs: each measurement in this process (no timing to isolate)
+    isolated = (lambda fn, task: fn(task)) if smoke else _in_fresh_process  # noqa: E731
     mnist = {"dataset": "mnist", "data_dir": data_dir, "n_train": 3000 if smoke else None,
              "n_test": 500 if smoke else None, "repeats": 1 if smoke else REPEATS}
     sizes = (100, 300, 3000) if smoke else (1000, 10000, 60000)
@@ -294,22 +296,22 @@ def run(data_dir: str, smoke: bool) -> dict:
     for task in systems:
         print(f"  {task['dataset']:8s} {task['system']} {task.get('max_neurons', '')} {task.get('backend', '')}",
               file=sys.stderr, flush=True)
-        results["systems"].append(_in_fresh_process(_system, task))
+        results["systems"].append(isolated(_system, task))
     n_test = 500 if smoke else 10000
     results["blas"] = _blas_limit(n_test, sizes[-1] if not smoke else 3000, 784, mnist["repeats"])
-    results["training"] = _in_fresh_process(_training_products, dict(mnist, max_neurons=sizes[1]))
-    results["float64"] = _in_fresh_process(_float64_agreement, dict(mnist, max_neurons=sizes[1]))
+    results["training"] = isolated(_training_products, dict(mnist, max_neurons=sizes[1]))
+    results["float64"] = isolated(_float64_agreement, dict(mnist, max_neurons=sizes[1]))
     side = {"repeats": 1 if smoke else SIDE_BY_SIDE}
-    results["search"] = [_in_fresh_process(_search_side_by_side, dict(mnist, max_neurons=sizes[-1], **side)),
-                         _in_fresh_process(_search_side_by_side, dict(cifar, max_neurons=3000 if smoke else 50000,
+    results["search"] = [isolated(_search_side_by_side, dict(mnist, max_neurons=sizes[-1], **side)),
+                         isolated(_search_side_by_side, dict(cifar, max_neurons=3000 if smoke else 50000,
                                                                       **side))]
     grid = {"neuron_grid": (100, 300, 1000) if smoke else (1000, 3000, 10000, 30000),
             "sample_grid": (1000, 2000, 3000) if smoke else (15000, 30000, 60000),
             "fixed_neurons": 100 if smoke else 10000}
-    results["scaling"] = _in_fresh_process(_scaling, dict(mnist, **grid))
+    results["scaling"] = isolated(_scaling, dict(mnist, **grid))
     small = {"overrides": {"max_neurons": 500}} if smoke else {}
-    results["presets"] = [_in_fresh_process(_preset_products, dict(mnist, preset="mnist-rf", **small)),
-                          _in_fresh_process(_preset_products, dict(cifar, preset="cifar10-rf", **small))]
+    results["presets"] = [isolated(_preset_products, dict(mnist, preset="mnist-rf", **small)),
+                          isolated(_preset_products, dict(cifar, preset="cifar10-rf", **small))]
     from memorynet import __version__
     from memorynet.experiments.evaluation import machine_info
 

@@ -17,10 +17,13 @@ def _data_dir() -> Path | None:
 
 def pytest_collection_modifyitems(items):
     """Every test that reaches the benchmark data (through ``data_dir`` or a fixture built on it) carries the
-    ``data`` marker: ``pytest -m "not data"`` runs what needs no data, and no test can forget the marker."""
+    ``data`` marker: ``pytest -m "not data"`` runs what needs no data, and no test can forget the marker. The tests
+    of the quick reproduction (one fixture of several minutes) come first: under ``pytest -n 2 --dist loadfile``
+    one worker starts with it while the other works through the rest."""
     for item in items:
         if "data_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.data)
+    items.sort(key=lambda item: "quick_results" not in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +67,4 @@ def quick_results(data_dir, tmp_path_factory) -> Path:
                             capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
+

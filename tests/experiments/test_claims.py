@@ -1,4 +1,5 @@
-"""The claim experiments (quick variants) and the `show` command."""
+"""The quick reproduction (`memorynet reproduce --quick`, run once): the grids and the claim experiments. Every test
+of the quick reproduction lives in this file, so that `pytest -n 2 --dist loadfile` runs it on one worker only."""
 
 import json
 
@@ -71,3 +72,22 @@ def test_the_frontier_chooses_on_validation_and_its_model_beats_its_readout_alon
     measured, quoted = (quick_claims / "frontier.md").read_text().split("**Quoted from papers")
     assert "RanDumb" in quoted and "55-56" not in measured
     assert (quick_claims / "frontier.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_quick_reproduction(quick_results):
+    tmp_path = quick_results
+    for name in ("mnist", "cifar10", "figure2", "threshold", "rf-validation", "ablation"):
+        runs = json.loads((tmp_path / f"{name}.json").read_text())["runs"]
+        assert runs and (tmp_path / f"{name}.md").exists()
+    assert (tmp_path / "figure2.png").exists() and (tmp_path / "mnist.png").exists()
+    mnist = json.loads((tmp_path / "mnist.json").read_text())["runs"]
+    at_10000 = [r["accuracy"] for r in mnist if r["config"]["max_neurons"] == 10000]
+    assert at_10000 and min(at_10000) >= 0.95
+    cifar = json.loads((tmp_path / "cifar10.json").read_text())["runs"]
+    assert all(0.2 <= r["accuracy"] <= 0.6 for r in cifar)
+    plain = [r["accuracy"] for r in cifar if r["config"]["label"].startswith("1.")]
+    assert plain and np.mean(plain) >= 0.30
+    ablation = json.loads((tmp_path / "ablation.json").read_text())["runs"]
+    assert {r["config"]["label"] for r in ablation} >= {"paper's model (L2, scaled pixels)",
+                                                         "local receptive fields 14px, stride 7px"}
+    assert "local receptive fields" in (tmp_path / "ablation.md").read_text()

@@ -50,9 +50,12 @@ _MODELS = {"paper": ["--batch-size", "8", "--max-neurons", "1500"],
                                "--warmup", "1500", "--whiten-images", "700", "--batch-size", "250"]}
 
 
+_LIMIT = 6000  # images of the stream: 12 checkpoints
+
+
 def _stream_command(data_dir, checkpoint, model):
     return [sys.executable, "-m", "memorynet", "stream", "--dataset", "mnist", "--data-dir", str(data_dir),
-            "--limit", "12000", "--checkpoint-every", "500", *_MODELS[model], "--checkpoint", str(checkpoint),
+            "--limit", str(_LIMIT), "--checkpoint-every", "500", *_MODELS[model], "--checkpoint", str(checkpoint),
             "--no-progress"]
 
 
@@ -77,13 +80,13 @@ def test_kill_minus_nine_and_resume_on_mnist(data_dir, tmp_path, model):
         process.wait()
         if checkpoint.exists():
             positions.append(load_model(checkpoint)[1]["position"])
-    assert positions and positions[-1] < 12000, "the stream finished before it could be killed"
+    assert positions and positions[-1] < _LIMIT, "the stream finished before it could be killed"
     assert positions == sorted(positions)  # nothing learned before a checkpoint was lost
     done = subprocess.run(_stream_command(data_dir, checkpoint, model), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     a, meta_a = load_model(reference)
     b, meta_b = load_model(checkpoint)
-    assert meta_a["position"] == meta_b["position"] == 12000
+    assert meta_a["position"] == meta_b["position"] == _LIMIT
     for bank_a, bank_b in zip(a[-1].banks_, b[-1].banks_, strict=True):
         np.testing.assert_array_equal(bank_a.memories, bank_b.memories)
         np.testing.assert_array_equal(bank_a.counters, bank_b.counters)

@@ -95,16 +95,20 @@ def select_shrinkage(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.
     return max(scores, key=scores.get), scores
 
 
-def _learners(name: str, seed: int, n_classes: int, shrinkage: float, pixel_max: float, first_task: int) -> dict:
+def _learners(name: str, seed: int, n_classes: int, shrinkage: float, pixel_max: float, first_task: int,
+              quick: bool = False) -> dict:
     """label -> (learner, input): ``"flat"`` (scaled pixels, (n, D)) or ``"raw"`` (images for a preset).
 
     The prototype codes' warm-up (whitening, then dictionaries) takes at most half of the ``first_task`` images,
-    so that the readout learns from every task."""
+    so that the readout learns from every task; ``quick``: 32 prototypes per position (the readout's solve grows
+    with the cube of the codes' length)."""
     best = {"mnist": "mnist-rf", "cifar10": "cifar10-rf"}[name]  # class-incremental: labelled memories
     codes = preset("cifar10-best", random_state=seed, pixel_max=pixel_max)
     warmup = min(codes[-1].warmup, first_task // 2)
     codes.set_params(preprocess__chain=PRESETS[best][0], network__warmup=warmup,
                      network__whiten_images=min(codes[-1].whiten_images, warmup // 2))
+    if quick:
+        codes.set_params(network__max_neurons=32)
     return {
         f"memorynet, paper model ({NEURONS} neurons, defaults)":
             (MemoryNetworkClassifier(NEURONS, random_state=seed), "flat"),
@@ -160,7 +164,7 @@ def run_continual(data_dir=None, quick: bool = False, progress: bool = True) -> 
             test_rows = [np.flatnonzero(np.isin(data.y_test, t)) for t in tasks]
             if quick:
                 order, test_rows = [o[:2000] for o in order], [r[:500] for r in test_rows]
-            learners = _learners(name, seed, len(classes), shrinkage, data.pixel_max, len(order[0]))
+            learners = _learners(name, seed, len(classes), shrinkage, data.pixel_max, len(order[0]), quick)
             for label, (model, view) in tqdm(learners.items(), desc=f"continual {name} seed {seed}",
                                              disable=not progress):
                 R, train_s, predict_s = _stream(model, view, train, test, order, test_rows, data.y_train,

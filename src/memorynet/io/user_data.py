@@ -73,7 +73,7 @@ class FolderImages:
     Every image is decoded to ``shape`` (C, H, W): the first readable image's, or ``size`` = (H, W) with its channels;
     one of another size is an error naming it (pass a size to resize to), or skipped under ``skip_bad``."""
 
-    def __init__(self, files: list[Path], y: np.ndarray, class_names: tuple[str, ...], shape: tuple[int, int, int],
+    def __init__(self, files: list[str], y: np.ndarray, class_names: tuple[str, ...], shape: tuple[int, int, int],
                  size: tuple[int, int] | None, skip_bad: bool, first: str):
         self.files, self.y, self.class_names, self.shape = files, y, class_names, shape
         self.size, self.skip_bad, self._first = size, skip_bad, first
@@ -112,7 +112,7 @@ class FolderImages:
                 continue
             X[len(kept)] = image
             kept.append(i)
-        return LabelledArrays(X[:len(kept)], self.y[kept], self.class_names, [str(self.files[i]) for i in kept],
+        return LabelledArrays(X[:len(kept)], self.y[kept], self.class_names, [self.files[i] for i in kept],
                               self.pixel_max, skipped)
 
     def labelled_chunk(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +134,7 @@ def open_image_folder(folder: str | Path, size: tuple[int, int] | None = None, *
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
     files = {c: image_files(folder / c) for c in classes}
     _check_classes(classes, [len(files[c]) for c in classes], str(folder))
-    every = [path for c in classes for path in files[c]]
+    every = [str(path) for c in classes for path in files[c]]  # str: a folder's list, lighter than Paths
     y = np.repeat(np.arange(len(classes), dtype=np.int64), [len(files[c]) for c in classes])
     for path in every:  # the first readable image sets the shape
         try:

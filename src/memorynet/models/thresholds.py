@@ -31,7 +31,7 @@ def parse_threshold(value) -> tuple[str, float] | None:
         return None
     if isinstance(value, Real) and not isinstance(value, bool):
         if not value >= 0:
-            raise ValueError(f"threshold={value!r} must be {_FORMS}")
+            raise ValueError(f"the 'threshold' parameter must be {_FORMS}; got {value!r}")
         return "distance", float(value)
     if isinstance(value, str):
         text = value.strip().lower()
@@ -44,7 +44,7 @@ def parse_threshold(value) -> tuple[str, float] | None:
                 q = float("nan")
             if 0 <= q <= 1:
                 return "quantile", q
-    raise ValueError(f"threshold={value!r} must be {_FORMS}")
+    raise ValueError(f"the 'threshold' parameter must be {_FORMS}; got {value!r}")
 
 
 def quantile_threshold(rows: np.ndarray, labels: np.ndarray, quantile: float, metric: str = "l2",
