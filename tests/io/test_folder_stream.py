@@ -100,3 +100,11 @@ def test_a_bad_file_in_a_folder_stream_stops_it_or_is_skipped(digits_folder, tmp
     assert "skipped   1 unreadable file(s)" in out.stdout
     seen = load_model(tmp_path / "s.mnet")[0][-1].n_samples_seen_
     assert seen in (479, 480)  # 600 files, 20 % kept for testing; the bad one is in either part
+
+
+def test_a_folder_too_large_to_decode_at_once_is_refused_before_any_image_is_read(digits_folder):
+    images = user_data.open_image_folder(digits_folder / "folder")
+    huge = user_data.FolderImages(images.files, images.y, images.class_names, (3, 2000, 2000), None, False,
+                                  images.files[0])
+    with pytest.raises(user_data.UserDataError, match=r"need 6\.7 GiB at once .* stream the folder"):
+        huge.read()

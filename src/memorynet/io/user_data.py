@@ -95,7 +95,12 @@ class FolderImages:
         """Decode the files ``start:stop`` (uint8 images, (k, C, H, W)); unreadable ones stop the read with one line
         naming them, or under ``skip_bad`` are left out and listed in ``skipped``."""
         rows = range(len(self.files))[start:stop]
-        X = np.empty((len(rows), *self.shape), dtype=np.uint8)  # sizes known before any image is decoded
+        need = len(rows) * int(np.prod(self.shape))  # sizes known before any image is decoded
+        if need > MAX_ARRAY_BYTES:
+            raise UserDataError(f"{len(rows)} images of {' x '.join(map(str, self.shape))} need {need / 2 ** 30:.1f} "
+                                f"GiB at once (limit {MAX_ARRAY_BYTES / 2 ** 30:.0f} GiB); resize them (--image-size "
+                                "H W) or stream the folder chunk by chunk (memorynet stream --data)")
+        X = np.empty((len(rows), *self.shape), dtype=np.uint8)
         kept, skipped = [], []
         for i in tqdm(rows, desc="images", unit="file", disable=not progress, leave=False):
             path = self.files[i]
