@@ -394,9 +394,9 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                        classes=np.arange(len(dataset.class_names)), identity=identity,
                        metadata=_model_metadata(dataset), progress=not args.no_progress)
     accuracy = chunked_score(model, dataset.X_test, None if lazy else dataset.y_test)
-    if lazy and X.skipped + dataset.X_test.skipped:
-        print(f"skipped   {len(X.skipped + dataset.X_test.skipped)} unreadable file(s) in this run, e.g. "
-              f"{(X.skipped + dataset.X_test.skipped)[0]}")
+    skipped = X.skipped + dataset.X_test.skipped if lazy else []  # arrays: reported when they were read
+    if skipped:
+        print(f"skipped   {len(skipped)} unreadable file(s) in this run, e.g. {skipped[0]}")
     print(f"streamed  {model[-1].n_samples_seen_} images; checkpoint {args.checkpoint}")
     print(f"accuracy  {accuracy:.4f} on the test set")
     print(_size_line(model[-1]))
