@@ -6,7 +6,9 @@
 Each measurement runs in a fresh process with ``PYTHONPATH`` pointing at one tree; the two trees alternate, and
 every figure is the median over ``--repeats`` alternations. Systems: the paper model at 1000 / 10000 / 60000
 neurons on MNIST (fit and predict), and the ``mnist-best`` and ``cifar10-best`` presets (fit and predict).
-Also checks that both trees predict identically. Writes a Markdown table to stdout and ``--json``.
+Also checks that both trees predict identically; the second prediction of the same images (a readout solved once
+is not solved again) and the process's peak memory (RSS) are reported beside. Writes a Markdown table to stdout and
+``--json``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ SYSTEMS = [("paper 1000", "mnist", "paper", 1000), ("paper 10000", "mnist", "pap
            ("cifar10-best", "cifar10", "cifar10-best", None)]
 
 _CHILD = r"""
-import hashlib, json, sys, time
+import hashlib, json, resource, sys, time
 import numpy as np
 from memorynet import datasets, MemoryNetworkClassifier, scale_pixels
 try:
@@ -40,7 +42,10 @@ else:
     model, X, X_test = preset(kind, random_state=0), ds.X_train, ds.X_test
 start = time.perf_counter(); model.fit(X, ds.y_train); fit_s = time.perf_counter() - start
 start = time.perf_counter(); predicted = model.predict(X_test); predict_s = time.perf_counter() - start
-print(json.dumps({"fit_s": fit_s, "predict_s": predict_s, "accuracy": float((predicted == ds.y_test).mean()),
+start = time.perf_counter(); model.predict(X_test); again_s = time.perf_counter() - start
+print(json.dumps({"fit_s": fit_s, "predict_s": predict_s, "predict_again_s": again_s,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "accuracy": float((predicted == ds.y_test).mean()),
                   "predictions": hashlib.sha256(np.asarray(predicted).tobytes()).hexdigest()}))
 """
 
@@ -72,16 +77,17 @@ def main() -> None:
                 print(f"{name} {tree}: {runs[tree][-1]['fit_s']:.2f} s fit, {runs[tree][-1]['predict_s']:.2f} s "
                       "predict", file=sys.stderr)
         raw[name] = runs
-        med = {tree: {k: float(np.median([r[k] for r in runs[tree]])) for k in ("fit_s", "predict_s")}
-               for tree in runs}
+        keys = ("fit_s", "predict_s", "predict_again_s", "peak_mib")
+        med = {tree: {k: float(np.median([r.get(k, np.nan) for r in runs[tree]])) for k in keys} for tree in runs}
         same = len({r["predictions"] for tree in runs for r in runs[tree]}) == 1
-        rows.append(f"| {name} | {med['before']['fit_s']:.2f} | {med['after']['fit_s']:.2f} | "
-                    f"{med['after']['fit_s'] / med['before']['fit_s']:.2f} | {med['before']['predict_s']:.2f} | "
-                    f"{med['after']['predict_s']:.2f} | {med['after']['predict_s'] / med['before']['predict_s']:.2f} | "
-                    f"{runs['after'][0]['accuracy']:.4f} | {'yes' if same else 'NO'} |")
-    print("| system | fit s before | fit s after | ratio | predict s before | predict s after | ratio | accuracy "
-          "| identical predictions |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        cells = [f"{med['before'][k]:.2f} | {med['after'][k]:.2f} | {med['after'][k] / med['before'][k]:.2f}"
+                 for k in ("fit_s", "predict_s", "predict_again_s")]
+        peaks = f"{med['before']['peak_mib']:.0f} | {med['after']['peak_mib']:.0f}"
+        rows.append(f"| {name} | {' | '.join(cells)} | {peaks} | {runs['after'][0]['accuracy']:.4f} | "
+                    f"{'yes' if same else 'NO'} |")
+    print("| system | fit s before | fit s after | ratio | predict s before | predict s after | ratio | "
+          "predict again s before | after | ratio | peak MiB before | after | accuracy | identical predictions |")
+    print("|---|" + "---:|" * 12 + "---|")
     print("\n".join(rows))
     if args.json:
         with open(args.json, "w") as fh:

@@ -15,6 +15,21 @@ def _data_dir() -> Path | None:
     return Path(value) if value and (Path(value) / "mnist").is_dir() else None
 
 
+def pytest_configure(config):
+    """Under ``pytest -n 2 --dist loadfile`` the files are handed out in the order of collection (xdist would
+    otherwise put files with many tests first, and the quick reproduction last), and each of the two workers
+    computes on one core (BLAS, OpenMP and PyTorch threads, its subprocesses too): two workers with a thread per
+    core each would spin against one another on a 2-core machine."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from threadpoolctl import threadpool_limits
+
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
+        threadpool_limits(1)
+
+
 def pytest_collection_modifyitems(items):
     """Every test that reaches the benchmark data (through ``data_dir`` or a fixture built on it) carries the
     ``data`` marker: ``pytest -m "not data"`` runs what needs no data, and no test can forget the marker. The tests

@@ -15,10 +15,10 @@ def memorynet(*args, env=None):
 def test_help_lists_every_command():
     out = memorynet("--help")
     assert out.returncode == 0
-    for command in ["train", "evaluate", "predict", "stream", "reproduce"]:
+    for command in ["train", "evaluate", "predict", "stream", "reproduce"]:  # each one's --help: tests/test_site.py
         assert command in out.stdout
-        sub = memorynet(command, "--help")
-        assert sub.returncode == 0 and "--" in sub.stdout
+    sub = memorynet("train", "--help")
+    assert sub.returncode == 0 and "--data-dir" in sub.stdout
 
 
 def test_train_on_digits_works_with_no_data(tmp_path):

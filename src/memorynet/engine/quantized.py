@@ -31,7 +31,7 @@ import numpy as np
 
 from .kernels import row_sq_norms
 
-__all__ = ["int8_available", "Int8Bank", "nearest_one_l2_int8", "MIN_NEURONS"]
+__all__ = ["int8_instructions", "int8_available", "Int8Bank", "nearest_one_l2_int8", "MIN_NEURONS"]
 
 MIN_NEURONS = 8192  # banks from this size use the int8 path under search_backend="auto" (measured: it pays there)
 _TILE_QUERIES, _TILE_NEURONS, _BLOCK = 512, 4096, 128
@@ -41,9 +41,9 @@ _UNIT_ROUNDOFF = 2.0**-24
 
 
 @lru_cache(maxsize=1)
-def int8_available() -> bool:
-    """True where PyTorch's int8 product is installed and the CPU has int8 dot-product instructions
-    (AVX512-VNNI, AVX-VNNI or AMX, read from ``/proc/cpuinfo``; Linux on x86-64 only)."""
+def int8_instructions() -> bool:
+    """True where the CPU has int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX, read from
+    ``/proc/cpuinfo``; Linux on x86-64 only) and ``MEMORYNET_NO_INT8`` is not set; imports nothing."""
     if os.environ.get("MEMORYNET_NO_INT8") or platform.machine().lower() not in ("x86_64", "amd64"):
         return False
     cpuinfo = Path("/proc/cpuinfo")
@@ -51,7 +51,13 @@ def int8_available() -> bool:
         return False
     flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines()
                       if line.startswith("flags")), []))
-    if not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}:
+    return bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+@lru_cache(maxsize=1)
+def int8_available() -> bool:
+    """True where PyTorch's int8 product is installed and :func:`int8_instructions` holds (imports PyTorch)."""
+    if not int8_instructions():
         return False
     try:
         import torch

@@ -193,11 +193,13 @@ class Int8Searcher(NumpySearcher):
     a certified shortlist (:func:`memorynet.engine.quantized.nearest_one_l2_int8`) for banks of ``min_neurons`` or more.
 
     The bank's int8 codes are made at the first such search and dropped whenever the bank changes. Neighbours
-    equal the NumPy searcher's except where two neurons' float32 scores tie within rounding.
+    equal the NumPy searcher's except where two neurons' float32 scores tie within rounding. With ``fallback``
+    (``search_backend="auto"``) PyTorch is imported only when a bank first reaches ``min_neurons``, and the NumPy
+    path answers where it is missing; without, a machine that lacks it is an ImportError here.
     """
 
-    def __init__(self, metric: str = "l2", p: float = 2.0, min_neurons: int = 0):
-        if not quantized.int8_available():
+    def __init__(self, metric: str = "l2", p: float = 2.0, min_neurons: int = 0, fallback: bool = False):
+        if not fallback and not quantized.int8_available():
             raise ImportError("search_backend='int8' needs PyTorch (pip install torch; the CPU build is enough) and "
                               "a CPU with AVX512-VNNI, AVX-VNNI or AMX; use search_backend='auto' to fall back to "
                               "'numpy' where they are missing")
@@ -211,7 +213,8 @@ class Int8Searcher(NumpySearcher):
         self._codes = self._norms = None
 
     def nearest(self, X, k=1, features=None):
-        if self.metric == "l2" and k == 1 and features is None and len(self.bank) >= max(self.min_neurons, 1):
+        if (self.metric == "l2" and k == 1 and features is None and len(self.bank) >= max(self.min_neurons, 1)
+                and quantized.int8_available()):
             M = self.bank.memories
             if self._codes is None:
                 self._norms = kernels.row_sq_norms(M)
@@ -455,8 +458,8 @@ class CountingSearcher(Searcher):
 def make_searcher(backend: str, metric: str = "l2", p: float = 2.0) -> Searcher:
     """A new, unattached searcher of the named backend."""
     if backend == "auto":
-        if quantized.int8_available():
-            return Int8Searcher(metric, p, min_neurons=quantized.MIN_NEURONS)
+        if quantized.int8_instructions():  # PyTorch is imported when a bank first reaches MIN_NEURONS
+            return Int8Searcher(metric, p, min_neurons=quantized.MIN_NEURONS, fallback=True)
         return NumpySearcher(metric, p)
     engines = {"numpy": NumpySearcher, "int8": Int8Searcher, "faiss": FaissSearcher, "torch": TorchSearcher}
     if backend not in engines:
