@@ -123,6 +123,21 @@ def test_bad_settings_and_too_little_data_say_what_to_do(digits):
         small().fit(X[:600], y[:600]).add_classes([3])
 
 
+def test_prediction_describes_one_chunk_at_a_time_and_scores_as_a_whole(digits, monkeypatch):
+    from memorynet.models import feature_readout
+
+    X, y = digits
+    model = small().fit(X[:1200], y[:1200])
+    whole = model.decision_function(X[1200:])  # 597 images: one chunk
+    monkeypatch.setattr(feature_readout, "PREDICT_CHUNK", 50)
+    described = []
+    features = model._features
+    monkeypatch.setattr(model, "_features", lambda images: described.append(len(images)) or features(images))
+    np.testing.assert_allclose(model.decision_function(X[1200:]), whole, rtol=1e-12)
+    np.testing.assert_array_equal(model.predict(X[1200:]), model.classes_[np.argmax(whole, axis=1)])
+    assert max(described) == 50 and sum(described) == 2 * 597
+
+
 def test_probabilities_are_the_readout_posteriors(digits):
     X, y = digits
     model = small().fit(X[:1200], y[:1200])

@@ -16,7 +16,9 @@ from ..engine.bank import NeuronBank
 from ..engine.rule import OnePassRule
 from .base import MemoryEstimator, unchanged_on_error
 
-__all__ = ["FeatureReadoutEstimator"]
+__all__ = ["FeatureReadoutEstimator", "PREDICT_CHUNK"]
+
+PREDICT_CHUNK = 1000  # images described and scored together at prediction
 
 
 class FeatureReadoutEstimator(MemoryEstimator):
@@ -54,9 +56,15 @@ class FeatureReadoutEstimator(MemoryEstimator):
         return self.readout_
 
     def _readout_scores(self, X) -> np.ndarray:
-        """(n, n_classes) linear discriminants of the readout (``-inf`` for classes it has not learnt)."""
-        features = self._features(self._images(X))
-        return self._ready_readout().decision_function(features.astype(np.float64))
+        """(n, n_classes) linear discriminants of the readout (``-inf`` for classes it has not learnt). The
+        discriminant is solved first; then the images are described and scored ``PREDICT_CHUNK`` at a time, so the
+        codes of one chunk, never those of the whole input, are in memory (and never beside the solve)."""
+        images = self._images(X)
+        readout = self._ready_readout()
+        readout.discriminant()
+        return np.concatenate([readout.decision_function(self._features(images[start:start + PREDICT_CHUNK])
+                                                         .astype(np.float64))
+                               for start in range(0, len(images), PREDICT_CHUNK)])
 
     def _onnx_scores(self, g, images: str) -> tuple[str, str]:
         readout = self._ready_readout()
