@@ -129,28 +129,42 @@ def plot_energy(result: dict, path) -> Path:
     return _save(fig, path)
 
 
+def _tile_grid(rows: list[list[np.ndarray]], columns: int, gap: int) -> np.ndarray:
+    """Images (H, W) or (H, W, 3) in [0, 1] laid out in ``len(rows)`` rows of ``columns`` cells on white, ``gap``
+    pixels apart (above each cell too, for its caption): one RGB image to draw at once."""
+    h, w = next((tile.shape[:2] for row in rows for tile in row), (1, 1))
+    canvas = np.ones((len(rows) * (h + gap), columns * (w + gap), 3))
+    for r, row in enumerate(rows):
+        for c, tile in enumerate(row):
+            top, left = r * (h + gap) + gap, c * (w + gap)
+            canvas[top:top + h, left:left + w] = tile[..., None] if tile.ndim == 2 else tile
+    return canvas
+
+
 def memory_montage(view: dict, classes, path, class_names=None, per_class: int = 12) -> Path:
     """The neuron memories of one bank (``view`` from ``model.memory_view()``) drawn as images, most-used first,
-    titled with their counters: one row per class for labelled memories, rows of ``per_class`` for unlabelled
-    ones (a dictionary of prototypes)."""
+    captioned with their counters: one row per class for labelled memories, rows of ``per_class`` for unlabelled
+    ones (a dictionary of prototypes). One image of all the tiles: quick however many neurons it shows."""
     labels, counters, memories = view["labels"], view["counters"], view["memories"]
     order = np.argsort(-counters, kind="stable")
     if labels is None:
         groups = [(None, order[i:i + per_class]) for i in range(0, min(len(order), 8 * per_class), per_class)]
     else:
         groups = [(label, order[labels[order] == label][:per_class]) for label in classes]
-    fig, axes = plt.subplots(max(len(groups), 1), per_class, figsize=(per_class * 0.9, max(len(groups), 1) * 1.05),
-                             squeeze=False)
-    for row, (label, rows) in enumerate(groups):
-        for col, ax in enumerate(axes[row]):
-            ax.axis("off")
-            if col < len(rows):
-                ax.imshow(display_image(memories[rows[col]]), cmap="gray")
-                ax.set_title(f"c={counters[rows[col]]}", fontsize=6)
+    groups = groups or [(None, order[:0])]
+    h, w = memories.shape[-2:]
+    gap = max(2, h // 3)
+    fig, ax = plt.subplots(figsize=(per_class * 0.9, len(groups) * 1.05))
+    ax.imshow(_tile_grid([[display_image(memories[i]) for i in rows] for _, rows in groups], per_class, gap),
+              interpolation="nearest")
+    ax.axis("off")
+    for r, (label, rows) in enumerate(groups):
+        for c, i in enumerate(rows):
+            ax.text(c * (w + gap) + w / 2, r * (h + gap) + gap - 0.5, f"c={counters[i]}", ha="center",
+                    va="bottom", fontsize=6)
         if label is not None:
             name = class_names[int(np.searchsorted(classes, label))] if class_names is not None else label
-            axes[row][0].text(-0.3, 0.5, str(name), transform=axes[row][0].transAxes, ha="right", va="center",
-                              fontsize=8)
+            ax.text(-gap, r * (h + gap) + gap + h / 2, str(name), ha="right", va="center", fontsize=8)
     what = "most-used per class" if labels is not None else "unlabelled prototypes, most-used first"
     fig.suptitle(f"{len(counters)} neurons of bank {view['position']} (region at {tuple(view['corner'])}), {what} "
                  "(c = inputs absorbed)", fontsize=9)
