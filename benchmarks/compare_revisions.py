@@ -78,7 +78,7 @@ def main() -> None:
                       "predict", file=sys.stderr)
         raw[name] = runs
         keys = ("fit_s", "predict_s", "predict_again_s", "peak_mib")
-        med = {tree: {k: float(np.median([r.get(k, np.nan) for r in runs[tree]])) for k in keys} for tree in runs}
+        med = {tree: {k: float(np.median([r[k] for r in runs[tree]])) for k in keys} for tree in runs}
         same = len({r["predictions"] for tree in runs for r in runs[tree]}) == 1
         cells = [f"{med['before'][k]:.2f} | {med['after'][k]:.2f} | {med['after'][k] / med['before'][k]:.2f}"
                  for k in ("fit_s", "predict_s", "predict_again_s")]

@@ -10,6 +10,7 @@ teaches the readout alone, and merging joins the readouts' statistics exactly.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_is_fitted
 
 from ..engine.bank import NeuronBank
@@ -62,9 +63,8 @@ class FeatureReadoutEstimator(MemoryEstimator):
         images = self._images(X)
         readout = self._ready_readout()
         readout.discriminant()
-        return np.concatenate([readout.decision_function(self._features(images[start:start + PREDICT_CHUNK])
-                                                         .astype(np.float64))
-                               for start in range(0, len(images), PREDICT_CHUNK)])
+        return np.concatenate([readout.decision_function(self._features(images[rows]).astype(np.float64))
+                               for rows in gen_batches(len(images), PREDICT_CHUNK)])
 
     def _onnx_scores(self, g, images: str) -> tuple[str, str]:
         readout = self._ready_readout()
