@@ -133,3 +133,34 @@ def test_a_corrupted_results_file_is_set_aside_not_merged(tmp_path, capsys, cont
     assert str(path) in err and str(aside[0]) in err and problem in err
     path.write_text('{"runs": [], "settings": {"a": 1}}')
     assert read_results(path, ("runs",)) == {"runs": [], "settings": {"a": 1}}
+
+
+def test_the_frontier_resumes_by_data_set(tmp_path, monkeypatch):
+    """A data set whose plan is unchanged keeps its stored runs (no data is even loaded); a changed plan runs."""
+    from memorynet.experiments import claims, frontier
+
+    plan = frontier._plan("mnist", quick=True)
+    stored = {"validation": [{"dataset": "mnist", "label": "x", "role": "headline", "model": "codes", "params": {},
+                              "accuracy": 0.5, "fit_seconds": 1.0}],
+              "rows": [{"dataset": "mnist", "label": "x", "role": "headline", "params": {}, "chain": "scale",
+                        "seed": 0, "accuracy": 0.5, "fit_seconds": 1.0, "predict_seconds": 1.0, "peak_bytes": 1,
+                        "learnt_values": 1}],
+              "plans": {"mnist": plan}}
+    loaded = []
+    monkeypatch.setattr(frontier, "_Data", lambda *a: loaded.append(a) or pytest.fail("the data set ran again"))
+    result = frontier.run_frontier(quick=True, progress=False, previous=stored)
+    assert result["rows"] == stored["rows"] and result["plans"] == stored["plans"] and not loaded
+    monkeypatch.setattr(frontier, "QUICK_SEEDS", (0, 1, 2))  # another plan: the data set runs again
+    monkeypatch.setattr(frontier, "_Data", lambda *a: (_ for _ in ()).throw(RuntimeError("ran")))
+    with pytest.raises(RuntimeError, match="ran"):
+        frontier.run_frontier(quick=True, progress=False, previous=stored)
+    monkeypatch.setattr(frontier, "QUICK_SEEDS", (0, 1))  # through run_claim: the stored file is kept as it is
+    path = tmp_path / "frontier.json"
+    path.write_text(json.dumps({**stored, "quoted": frontier.QUOTED, "seeds": [0, 1],
+                                "presets": frontier.preset_choice(stored["validation"]),
+                                "settings": {"experiment": "frontier", "quick": True}}))
+    before = path.read_bytes()
+    monkeypatch.setattr(frontier, "figure", lambda result, path: path)
+    monkeypatch.setitem(claims.__dict__, "frontier", frontier)
+    claims.run_claim("frontier", tmp_path, quick=True, progress=False)
+    assert path.read_bytes() == before

@@ -68,7 +68,7 @@ def test_channel_voting_and_string_labels():
 
 
 @pytest.mark.parametrize("chain", ["scale", "raw", "standardize", "grayscale", "lcn", "dog+standardize",
-                                   "opponent+standardize", "lcn+dog"])
+                                   "opponent+standardize", "lcn+dog", "deskew+dog+standardize"])
 def test_every_preprocessing_step(chain):
     rng = np.random.default_rng(1)
     X = rng.integers(0, 256, size=(200, 3, 12, 10)).astype(np.float32)

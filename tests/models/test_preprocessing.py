@@ -50,6 +50,22 @@ def test_lcn_removes_local_brightness_and_contrast(images):
     assert np.corrcoef(out.ravel(), brighter.ravel())[0, 1] > 0.95
 
 
+def test_deskew_straightens_a_slanted_stroke_and_centres_it(monkeypatch):
+    stroke = np.zeros((2, 1, 21, 21), dtype=np.uint8)
+    for row in range(3, 18):  # a line leaning right by a pixel every 3 rows, off centre; and a blank image
+        stroke[0, 0, row, 2 + row // 3] = 255
+    before = preprocessing.shear_moments(stroke.astype(np.float64))
+    out = preprocessing.deskew(stroke)
+    centre_row, centre_col, slant = preprocessing.shear_moments(out)
+    assert out.dtype == np.float32 and out.shape == stroke.shape and out.max() <= 1.0
+    assert abs(before[2][0]) > 0.3 and abs(slant[0]) < 0.02  # slanted before, upright after
+    np.testing.assert_allclose([centre_row[0], centre_col[0]], 10, atol=0.1)  # centre of mass at the centre
+    np.testing.assert_allclose(out.sum(axis=(1, 2, 3))[0], stroke[0].sum() / 255, rtol=0.02)  # nothing lost
+    assert not out[1].any() and slant[1] == 0  # an empty image stays empty
+    monkeypatch.setattr(preprocessing, "DESKEW_CHUNK", 1)  # chunks change nothing
+    np.testing.assert_array_equal(preprocessing.deskew(stroke), out)
+
+
 def test_chains_and_unknown_names(images):
     chained = preprocessing.apply("opponent+standardize", images, 255)
     np.testing.assert_allclose(chained, preprocessing.standardize_images(preprocessing.opponent_colors(images), 1.0))

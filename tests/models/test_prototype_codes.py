@@ -40,21 +40,27 @@ def test_the_phases_whitening_then_dictionaries_then_readout(digits):
     model = small(shuffle=False).fit(X[:1000], y[:1000])
     assert model.patch_count_ == 200  # the first 200 images only counted patches
     assert model.readout_.counts_.sum() == 1000 - 300  # the readout learnt every image after the warm-up
-    assert all(int(bank.counters.sum()) == 100 for bank in model.banks_)  # dictionaries: images 200..299, frozen
+    # dictionaries: images 200..299 (every patch around their position), then frozen
+    shifts = [len(model._neighbourhood(p)) for p in range(len(model.banks_))]
+    assert [int(bank.counters.sum()) for bank in model.banks_] == [100 * n for n in shifts] and max(shifts) == 25
     learning = small(shuffle=False, freeze_dictionaries=False).fit(X[:1000], y[:1000])
-    assert all(int(bank.counters.sum()) == 800 for bank in learning.banks_)  # dictionaries: images 200..999
+    assert [int(bank.counters.sum()) for bank in learning.banks_] == [800 * n for n in shifts]  # images 200..999
     assert model.n_codes_ == len(model.banks_) * 16 == model.codes(X[:2]).shape[1]
     assert model.score(X[1000:], y[1000:]) > 0.9
 
 
-def test_no_dictionary_is_taught_by_another_position(digits):
+@pytest.mark.parametrize("jitter", [0, 1])
+def test_a_dictionary_is_taught_by_its_own_neighbourhood_only(digits, jitter):
     X, y = digits
-    base = small(whiten_images=0, shuffle=False).fit(X[:600], y[:600])
+    base = small(whiten_images=0, shuffle=False, patch_jitter=jitter).fit(X[:600], y[:600])
     changed = X[:600].copy()
-    changed[:, :, :2, :2] = 1 - changed[:, :, :2, :2]  # pixels only the top-left patch (position 0) sees
-    other = small(whiten_images=0, shuffle=False).fit(changed, y[:600])
-    corner_only = [not np.array_equal(a.memories, b.memories) for a, b in zip(base.banks_, other.banks_)]
-    assert corner_only[0] and not any(corner_only[1:])
+    changed[:, :, :2, :2] = 1 - changed[:, :, :2, :2]  # pixels only patches with a corner in rows/columns 0-1 see
+    other = small(whiten_images=0, shuffle=False, patch_jitter=jitter).fit(changed, y[:600])
+    moved = [not np.array_equal(a.memories, b.memories) for a, b in zip(base.banks_, other.banks_)]
+    sees = [any(r < 2 and c < 2 for r, c in base._neighbourhood(p)) for p in range(len(base.banks_))]
+    assert moved == sees and sum(sees) == (1 if jitter == 0 else 4)
+    codes = base.codes(changed[:50]) != base.codes(X[:50])  # describing: each dictionary its own patch only
+    assert codes.reshape(50, len(base.banks_), -1).any(axis=(0, 2)).tolist() == [p == 0 for p in range(len(sees))]
 
 
 def test_a_stream_of_chunks_builds_the_same_kind_of_model_as_fit(digits):
@@ -157,9 +163,6 @@ def test_the_best_presets_are_the_frontier_runs_validation_choice():
     for name, choice in result["presets"].items():
         chain, cls, values = PRESETS[f"{name}-best"]
         row = next(r for r in result["rows"] if r["dataset"] == name and r["label"] == choice["label"])
-        assert chain == row["chain"]
-        if cls is LocalReceptiveFieldClassifier:
-            assert (chain, cls, values) == PRESETS[f"{name}-rf"] and row["entry"]["model"] == "receptive-fields"
-        else:
-            assert cls is PrototypeCodeClassifier and row["entry"]["model"] == "codes"
-            assert {k: v for k, v in values.items() if k != "n_jobs"} == choice["params"]
+        assert chain == row["chain"] and {k: v for k, v in values.items() if k != "n_jobs"} == choice["params"]
+        kind = {LocalReceptiveFieldClassifier: "receptive-fields", PrototypeCodeClassifier: "codes"}[cls]
+        assert row["entry"]["model"] == kind

@@ -193,13 +193,15 @@ def run_claim(name: str, out: str | Path, data_dir=None, quick: bool = False, pr
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
     settings = {"experiment": name, "quick": quick}
-    result = None
     stored = read_results(path, ("settings",))
-    if stored is not None and stored.get("settings") == settings:
-        result = stored
-    if result is None:
-        result = {**run(data_dir, quick, progress), "settings": settings, "version": __version__,
-                  "machine": machine_info()}
+    same = stored is not None and stored.get("settings") == settings
+    if name == "frontier":  # resumable by data set: it keeps the runs of every data set whose plan is unchanged
+        fresh = run(data_dir, quick, progress, previous=stored if same else None)
+        result = stored if same and all(stored.get(k) == v for k, v in fresh.items()) else fresh
+    else:
+        result = stored if same else run(data_dir, quick, progress)
+    if result is not stored:
+        result = {**result, "settings": settings, "version": __version__, "machine": machine_info()}
         write_results(path, result)
     md = to_md(result).encode()
     return [path, atomic_write(out / f"{name}.md", lambda fh: fh.write(md)), to_png(result, out / f"{name}.png")]

@@ -8,11 +8,16 @@ shrinkage of every LDA row among :data:`SHRINKAGES`; the receptive-field and pap
 earlier on the same split (``rf-validation``, ``threshold``) and are scored on it too, so that the preset of each
 data set is the model with the best validation accuracy. Then every row is fitted on the whole training set, seed
 by seed, and scored once on the test set, with its fit and predict seconds, the peak of memory allocated while it
-ran (traced: NumPy arrays and Python objects) and the number of values it learnt.
+ran (traced: NumPy arrays and Python objects) and the number of values it learnt. A row may bring its own
+validation grid (the receptive fields on deskewed digits try :data:`DESKEWED_RF_GRID`).
+
+The run is resumable by data set: the results file keeps each data set's plan (its rows, candidates, seeds and
+shrinkages), and a data set whose plan is unchanged keeps its stored runs instead of running again.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass, field
@@ -24,51 +29,62 @@ from tqdm.auto import tqdm
 from ..io import datasets
 from ..models import preprocessing
 from ..models.base import MemoryEstimator
+from ..models.parameters import parameter_defaults
 from ..models.presets import PRESETS
-from .harness import make_estimator, summarize, validation_split_indices
+from .harness import KINDS, make_estimator, summarize, validation_split_indices
 from .peers import RandomFeatureLDA, StreamingLDA
 
-__all__ = ["CANDIDATES", "SHRINKAGES", "Entry", "entries", "run_frontier", "preset_choice", "summary", "markdown",
-           "figure", "QUOTED"]
+__all__ = ["CANDIDATES", "DESKEWED_RF_GRID", "SHRINKAGES", "Entry", "entries", "run_frontier", "preset_choice",
+           "summary", "markdown", "figure", "QUOTED"]
 
 SHRINKAGES = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 
-def _grid(patch_size: int, stride: int, prototypes: int, whiten_eps: float, **more) -> dict:
-    return {"patch_size": patch_size, "stride": stride, "max_neurons": prototypes, "whiten_eps": whiten_eps, **more}
+def _grid(patch_size: int, stride: int, prototypes: int, whiten_eps: float | None, **more) -> dict:
+    whitening = {} if whiten_eps is None else {"whiten_eps": whiten_eps}
+    return {"patch_size": patch_size, "stride": stride, "max_neurons": prototypes, **whitening, **more}
 
 
 # The dictionary model's settings tried on the validation split (the readout shrinkage is chosen for each).
+# The last CIFAR-10 candidates are the recipe of the previous round (each dictionary learns from its own patch only,
+# after a warm-up of 5000 images), for comparison.
+_PREVIOUS_WARMUP = {"patch_jitter": 0, "whiten_images": 2000, "warmup": 5000}
 CANDIDATES = {"mnist": (_grid(7, 3, 128, 1.0), _grid(7, 3, 128, 3.0)),
-              "cifar10": (_grid(8, 4, 128, 1.0), _grid(8, 4, 128, 3.0), _grid(8, 4, 256, 1.0), _grid(8, 4, 384, 1.0))}
+              "cifar10": (_grid(8, 4, 128, 1.0), _grid(8, 4, 128, 3.0), _grid(8, 4, 256, 1.0), _grid(8, 4, 384, 1.0),
+                          _grid(8, 4, 128, 1.0, **_PREVIOUS_WARMUP), _grid(8, 4, 384, 1.0, **_PREVIOUS_WARMUP))}
 QUICK_CANDIDATES = {"mnist": (_grid(8, 4, 32, 1.0, warmup=1000, whiten_images=500),
                               _grid(7, 3, 32, 3.0, warmup=1000, whiten_images=500))}
+# The receptive fields on deskewed digits: the geometries tried on the validation split.
+DESKEWED_RF_GRID = (_grid(14, 7, 20000, None), _grid(12, 4, 20000, None), _grid(10, 6, 20000, None))
+QUICK_DESKEWED_RF_GRID = (_grid(14, 7, 500, None), _grid(12, 4, 500, None))
 SEEDS, QUICK_SEEDS = (0, 1, 2), (0, 1)  # the ablations run on the first seed only (each costs a headline fit)
 QUICK_SIZES = (6000, 1000, 2000)  # --quick: training images (validation included), validation images, test images
 
 # Published results, quoted for context (never mixed with measured ones).
 QUOTED = [
     {"method": "RanDumb: random Fourier features + streaming LDA", "rules": "one pass, no gradients",
-     "accuracy": "about 55-56", "source": "Prabhu et al. 2024, RanDumb"},
+     "reported": "about 55-56", "source": "Prabhu et al. 2024, RanDumb"},
     {"method": "Forward-Forward, local receptive fields", "rules": "gradients (local), many epochs",
-     "accuracy": "54-59", "source": "Hinton 2022, The Forward-Forward Algorithm"},
+     "reported": "54-59", "source": "Hinton 2022, The Forward-Forward Algorithm"},
     {"method": "Hebbian hidden layer + gradient-trained top layer", "rules": "gradients on top, many epochs",
-     "accuracy": "about 50", "source": "Krotov & Hopfield 2019, Unsupervised learning by competing hidden units"},
-    {"method": "Memory Network (the paper)", "rules": "one pass, no gradients", "accuracy": "about 40",
+     "reported": "about 50", "source": "Krotov & Hopfield 2019, Unsupervised learning by competing hidden units"},
+    {"method": "Memory Network (the paper)", "rules": "one pass, no gradients", "reported": "about 40",
      "source": "Ruiz & Gupta 2024"},
 ]
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One row of the table: a model kind on one preprocessing; ``fixed`` parameters as (name, value) pairs."""
+    """One row of the table: a model kind on one preprocessing; ``fixed`` parameters as (name, value) pairs, and
+    the row's own validation ``grid`` (parameter dicts) if it has one."""
 
     label: str
     dataset: str
-    role: str  # "headline", "ablation" or "peer"
+    role: str  # "headline" (a candidate for the data set's -best preset), "ablation" or "peer"
     model: str  # "codes", "receptive-fields", "paper", "lda", "random-features"
     chain: str
     fixed: tuple = field(default_factory=tuple)
+    grid: tuple = field(default_factory=tuple)
 
 
 def _rf_preset(dataset: str) -> tuple[str, tuple]:
@@ -83,6 +99,9 @@ def entries(dataset: str, quick: bool) -> list[Entry]:
     if quick:
         rf_params = (("patch_size", 14), ("stride", 7), ("max_neurons", 500))
     fixed_features = 2048 if quick else 6272
+    deskewed = [Entry("local receptive fields on deskewed digits, summed class distances", dataset, "headline",
+                      "receptive-fields", f"deskew+{rf_chain}",
+                      grid=QUICK_DESKEWED_RF_GRID if quick else DESKEWED_RF_GRID)] if dataset == "mnist" else []
     return [
         Entry("dictionaries + triangle codes + LDA readout (headline)", dataset, "headline", "codes", chain),
         Entry("the same without whitening", dataset, "ablation", "codes", chain, (("whiten_images", 0),)),
@@ -93,6 +112,7 @@ def entries(dataset: str, quick: bool) -> list[Entry]:
         Entry("local receptive fields, summed class distances (previous preset)", dataset, "peer",
               "receptive-fields", rf_chain, rf_params),
         Entry("the paper's model, 10000 neurons", dataset, "peer", "paper", "scale", (("max_neurons", 10000),)),
+        *deskewed,
     ]
 
 
@@ -206,22 +226,42 @@ def _measure(entry: Entry, params: dict, data: _Data, seed: int) -> dict:
             "n_train": len(y), "n_test": len(y_test)}
 
 
-def run_frontier(data_dir=None, quick: bool = False, progress: bool = True) -> dict:
-    """Choose on validation, then measure every row on the test set; a JSON-ready dict."""
+def _plan(name: str, quick: bool) -> dict:
+    """What defines a data set's runs (as the results file stores it): its rows, candidates, seeds, shrinkages
+    and the defaults of every model kind they fit."""
+    todo = entries(name, quick)
+    defaults = {entry.model: {k: repr(v) for k, v in parameter_defaults(KINDS[entry.model]).items()}
+                for entry in todo}
+    plan = {"entries": [asdict(entry) for entry in todo],
+            "candidates": (QUICK_CANDIDATES if quick else CANDIDATES)[name],
+            "seeds": QUICK_SEEDS if quick else SEEDS, "shrinkages": SHRINKAGES, "defaults": defaults}
+    return json.loads(json.dumps(plan))
+
+
+def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, previous: dict | None = None) -> dict:
+    """Choose on validation, then measure every row on the test set; a JSON-ready dict. The data sets whose plan
+    is the one ``previous`` (an earlier result) holds keep its runs."""
     names = ("mnist",) if quick else ("mnist", "cifar10")
     seeds = QUICK_SEEDS if quick else SEEDS
-    validation, rows = [], []
+    validation, rows, plans = [], [], {}
     for name in names:
+        plans[name] = _plan(name, quick)
+        if previous is not None and previous.get("plans", {}).get(name) == plans[name]:
+            validation += [v for v in previous["validation"] if v["dataset"] == name]
+            rows += [r for r in previous["rows"] if r["dataset"] == name]
+            continue
         data = _Data(name, data_dir, quick)
         candidates = (QUICK_CANDIDATES if quick else CANDIDATES)[name]
         todo = entries(name, quick)
         runs = sum(1 + (1 if entry.role == "ablation" else len(seeds)) for entry in todo)
         bar = tqdm(total=runs, desc=f"frontier {name}", unit="run", disable=not progress)
         geometry: dict = {}
-        for entry in todo:  # the headline first: its ablations keep its chosen geometry
-            trials = list(candidates) if entry.role == "headline" else [geometry] if entry.model == "codes" else [{}]
+        for entry in todo:  # the dictionary headline first: its ablations keep its chosen geometry
+            dictionary_headline = entry.role == "headline" and entry.model == "codes"
+            trials = [*entry.grid] or (list(candidates) if dictionary_headline else [geometry] if entry.model == "codes"
+                                       else [{}])
             params, scored = _validate(entry, data, trials)
-            if entry.role == "headline":
+            if dictionary_headline:
                 geometry = {k: v for k, v in params.items() if k != "shrinkage"}
             validation += scored
             bar.update()
@@ -231,7 +271,7 @@ def run_frontier(data_dir=None, quick: bool = False, progress: bool = True) -> d
                 bar.update()
         bar.close()
     return {"validation": validation, "rows": rows, "quoted": QUOTED, "seeds": list(seeds),
-            "presets": preset_choice(validation)}
+            "presets": preset_choice(validation), "plans": plans}
 
 
 def preset_choice(validation: list[dict]) -> dict:
@@ -290,7 +330,7 @@ def markdown(result: dict) -> str:
     lines += ["", "Each configuration at its best shrinkage; fitted on the training set less the validation images.",
               "", "**Quoted from papers (CIFAR-10, not measured here)**", "",
               "| method | rules | accuracy (%) | source |", "|---|---|---|---|"]
-    lines += [f"| {q['method']} | {q['rules']} | {q['accuracy']} | {q['source']} |" for q in result["quoted"]]
+    lines += [f"| {q['method']} | {q['rules']} | {q['reported']} | {q['source']} |" for q in result["quoted"]]
     return "\n".join(lines) + "\n"
 
 

@@ -106,6 +106,10 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
     labelled_memories: bool  # the kind of model: whether every neuron carries a class label
     sequential_prefix_attribute: str | None = None  # parameter naming the images one learner must see first
 
+    def _bank_inputs_per_sample(self) -> int:
+        """The most inputs one sample teaches a bank (its counters record at most this many per sample)."""
+        return 1
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         persistence.ESTIMATORS[cls.__name__] = cls  # model files name the estimator class

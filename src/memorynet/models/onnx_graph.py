@@ -103,13 +103,52 @@ class GraphBuilder:
         blue_yellow = self.op("Sub", self.op("Div", self.op("Add", r, g), self.const(np.float32(2))), b)
         return self.op("Concat", luminance, red_green, blue_yellow, axis=1)
 
+    def deskew(self, x: str, pixel_max: float, height: int, width: int) -> str:
+        """preprocessing.deskew: the moments as reductions, the shear as a sampling grid (bilinear, zeros
+        outside: ``GridSample``)."""
+        f32 = np.float32
+        x = self.scale(x, pixel_max)
+        rows = self.const(np.arange(height, dtype=f32).reshape(1, 1, height, 1), "rows")
+        cols = self.const(np.arange(width, dtype=f32).reshape(1, 1, 1, width), "cols")
+
+        def total(v: str, *axes: int) -> str:
+            return self.op("ReduceSum", v, self.axes(*axes), keepdims=1)
+
+        mass = total(x, 1)
+        mass_total = total(mass, 2, 3)
+        weight = self.op("Where", self.op("Greater", mass_total, self.const(f32(0))),
+                         self.op("Reciprocal", self.op("Max", mass_total, self.const(f32(1e-30)))), self.const(f32(0)))
+        row_mass, col_mass = total(mass, 3), total(mass, 2)
+        centre_row = self.op("Mul", total(self.op("Mul", row_mass, rows), 2, 3), weight)
+        centre_col = self.op("Mul", total(self.op("Mul", col_mass, cols), 2, 3), weight)
+        row_offsets = self.op("Sub", rows, centre_row)
+        row_variance = self.op("Mul", total(self.op("Mul", row_mass, self.op("Mul", row_offsets, row_offsets)), 2, 3),
+                               weight)
+        covariance = self.op("Mul", total(self.op("Mul", self.op("Mul", mass, row_offsets), cols), 2, 3), weight)
+        slant = self.op("Where", self.op("Greater", row_variance, self.const(f32(1e-12))),
+                        self.op("Div", covariance, self.op("Max", row_variance, self.const(f32(1e-12)))),
+                        self.const(f32(0)))
+        offsets = self.const(np.arange(height, dtype=f32).reshape(1, 1, height, 1) - f32((height - 1) / 2), "offsets")
+        read_rows = self.op("Add", self.op("Add", offsets, centre_row), self.const(np.zeros((1, 1, 1, width), f32)))
+        read_cols = self.op("Add", self.op("Add", self.const(np.arange(width, dtype=f32).reshape(1, 1, 1, width)
+                                                             - f32((width - 1) / 2)), centre_col),
+                            self.op("Mul", slant, offsets))
+
+        def normalised(v: str, size: int) -> str:  # pixel index -> GridSample's [-1, 1] (align_corners=0)
+            scaled = self.op("Mul", self.op("Add", v, self.const(f32(0.5))), self.const(f32(2 / size)))
+            return self.op("Transpose", self.op("Sub", scaled, self.const(f32(1))), perm=[0, 2, 3, 1])
+
+        grid = self.op("Concat", normalised(read_cols, width), normalised(read_rows, height), axis=3)
+        return self.op("GridSample", x, grid, mode="bilinear", padding_mode="zeros", align_corners=0)
+
     def chain(self, x: str, chain: str, pixel_max: float, height: int, width: int) -> str:
         """A preprocessing chain ``"a+b"``: the first step on raw intensities, the next ones on [0, 1] scale."""
         from .preprocessing import check_chain
         steps = {"raw": lambda x, top: x, "scale": self.scale, "standardize": self.standardize,
                  "grayscale": self.grayscale, "opponent": self.opponent,
                  "lcn": lambda x, top: self.lcn(x, top, height, width),
-                 "dog": lambda x, top: self.dog(x, top, height, width)}
+                 "dog": lambda x, top: self.dog(x, top, height, width),
+                 "deskew": lambda x, top: self.deskew(x, top, height, width)}
         for i, step in enumerate(check_chain(chain)):
             x = steps[step](x, pixel_max if i == 0 else 1.0)
         return x

@@ -90,12 +90,12 @@ def save_model(model, path: str | os.PathLike, metadata: dict | None = None) -> 
 
 
 def _banks(path: Path, arrays: dict[str, np.ndarray], capacity: int, n_classes: int,
-           n_samples_seen: int) -> list[NeuronBank]:
+           inputs_seen: int) -> list[NeuronBank]:
     bounds = np.concatenate([[0], np.cumsum(arrays["bank_sizes"])])
     banks = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         counters = arrays["counters"][lo:hi]
-        if int(counters.sum(dtype=np.float64)) > n_samples_seen:
+        if int(counters.sum(dtype=np.float64)) > inputs_seen:
             raise ModelFileError(f"{path}: n_samples_seen is smaller than the inputs the counters record")
         try:
             banks.append(NeuronBank.from_arrays(arrays["memories"][lo:hi], arrays["labels"][lo:hi], counters,
@@ -122,7 +122,8 @@ def load_model(path: str | os.PathLike):
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: invalid parameters ({exc})") from exc
     state = header["state"]
-    banks = _banks(path, arrays, model.max_neurons, len(arrays["classes"]), state["n_samples_seen"])
+    banks = _banks(path, arrays, model.max_neurons, len(arrays["classes"]),
+                   state["n_samples_seen"] * model._bank_inputs_per_sample())
     try:
         model._import_state(state, arrays["classes"], banks,
                             {n: arrays[STATE_PREFIX + n] for n in state_names(header)})

@@ -9,13 +9,16 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, map_coordinates
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval
 
 __all__ = ["ImagePreprocessor", "scale_pixels", "raw_pixels", "standardize_images", "grayscale",
-           "local_contrast_normalize", "difference_of_gaussians", "opponent_colors", "TRANSFORMS", "apply",
-           "check_chain"]
+           "local_contrast_normalize", "difference_of_gaussians", "opponent_colors", "deskew", "shear_moments",
+           "TRANSFORMS", "apply", "check_chain"]
+
+DESKEW_CHUNK = 4096  # images deskewed together (the sampling coordinates of a chunk are 3 x its pixels, float64)
 
 
 def scale_pixels(X: np.ndarray, pixel_max: float = 255.0) -> np.ndarray:
@@ -74,9 +77,49 @@ def opponent_colors(X: np.ndarray, pixel_max: float = 255.0) -> np.ndarray:
     return np.stack([(r + g + b) / 3, r - g, (r + g) / 2 - b], axis=1)
 
 
+def shear_moments(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row centre, column centre, slant), each (n,), of the intensity mass of ``images`` (n, C, H, W) summed over
+    channels: the slant is the covariance of the column with the row over the row's variance (0 for an image
+    with no mass or a single row of it)."""
+    mass = images.sum(axis=1, dtype=np.float64)
+    total = mass.sum(axis=(1, 2))
+    weight = np.where(total > 0, 1 / np.where(total > 0, total, 1), 0.0)
+    rows, cols = np.arange(mass.shape[1], dtype=np.float64), np.arange(mass.shape[2], dtype=np.float64)
+    row_mass, col_mass = mass.sum(axis=2), mass.sum(axis=1)
+    centre_row, centre_col = row_mass @ rows * weight, col_mass @ cols * weight
+    row_offsets = rows - centre_row[:, None]
+    row_variance = (row_mass * row_offsets ** 2).sum(axis=1) * weight
+    covariance = np.einsum("nhw,nh,w->n", mass, row_offsets, cols) * weight
+    slant = np.divide(covariance, row_variance, out=np.zeros_like(covariance), where=row_variance > 1e-12)
+    return centre_row, centre_col, slant
+
+
+def deskew(X: np.ndarray, pixel_max: float = 255.0) -> np.ndarray:
+    """Straightened images, scaled to [0, 1]: each image is sheared along its rows until its intensity shows no
+    slant (no covariance of column with row) and moved so that its centre of mass is the image centre, sampled
+    bilinearly with zeros outside (LeCun et al. 1998's deskewing of digits). The shear of an image is computed
+    from that image alone: nothing is learnt."""
+    X = scale_pixels(X, pixel_max)
+    out = np.empty_like(X)
+    n, channels, height, width = X.shape
+    for chunk in gen_batches(n, DESKEW_CHUNK):
+        centre_row, centre_col, slant = shear_moments(X[chunk])
+        # output pixel (r, c) reads the input at (r + dr, c + dc + slant * (r - middle row)), d the shift to the
+        # centre of mass
+        offsets = np.arange(height, dtype=np.float64)[None, :, None] - (height - 1) / 2
+        read_rows = offsets + centre_row[:, None, None] + np.zeros((1, 1, width))
+        read_cols = (np.arange(width, dtype=np.float64) - (width - 1) / 2 + centre_col[:, None, None]
+                     + slant[:, None, None] * offsets)
+        which = np.broadcast_to(np.arange(len(slant), dtype=np.float64)[:, None, None], read_rows.shape)
+        for channel in range(channels):
+            out[chunk, channel] = map_coordinates(X[chunk, channel], [which, read_rows, read_cols], order=1,
+                                                  mode="grid-constant", cval=0.0)
+    return out
+
+
 TRANSFORMS = {"scale": scale_pixels, "raw": raw_pixels, "standardize": standardize_images,
               "grayscale": grayscale, "lcn": local_contrast_normalize, "dog": difference_of_gaussians,
-              "opponent": opponent_colors}
+              "opponent": opponent_colors, "deskew": deskew}
 
 
 def check_chain(name: str) -> list[str]:

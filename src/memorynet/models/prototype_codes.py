@@ -3,20 +3,24 @@
 Every patch position of the image has its own dictionary: a neuron bank of ``max_neurons`` prototypes learnt
 without labels by the Memory Network's own rule (with one label, the rule grows a prototype per patch while there
 is room, then moves the nearest prototype to the running mean: online k-means). Nothing learnt is shared between
-positions. Before the dictionaries see them, each position's patches are whitened (ZCA) with the covariance of that
-position's patches in the first ``whiten_images`` images (accumulated statistics and a closed-form solve, frozen
-afterwards). A patch is described by its soft "triangle" code ``max(0, mean(z) - z_k)``, ``z_k`` its distance to
-prototype ``k`` (Coates & Ng 2011): how much closer than average it is to each prototype. The codes of every
-position, side by side, feed a streaming linear discriminant (running class means and a shared covariance; the
-closed-form solve with ``shrinkage`` at prediction): no gradient anywhere.
+positions: a position's dictionary describes the patch at that position only. To learn, though, it takes every
+patch of the image whose corner lies within ``patch_jitter`` pixels of its own (the image's own pixels, nothing
+altered or made up): an image teaches it up to ``(2 * patch_jitter + 1) ** 2`` patches instead of one, so the
+warm-up can be short. Before the dictionaries see them, each position's patches are whitened (ZCA) with the
+covariance of that position's patches (the same neighbourhood) in the first ``whiten_images`` images (accumulated
+statistics and a closed-form solve, frozen afterwards). A patch is described by its soft "triangle" code
+``max(0, mean(z) - z_k)``, ``z_k`` its distance to prototype ``k`` (Coates & Ng 2011): how much closer than average
+it is to each prototype. The codes of every position, side by side, feed a streaming linear discriminant (running
+class means and a shared covariance; the closed-form solve with ``shrinkage`` at prediction): no gradient anywhere.
 
 The single pass runs in three phases: the first ``whiten_images`` images teach the whitening statistics, the
 images up to ``warmup`` the dictionaries, and every later batch is described by the dictionaries and added to the
 readout's statistics. By default the dictionaries stop learning when the warm-up ends (``freeze_dictionaries``):
 every code the readout sums is then made by the same features, so its statistics after the warm-up do not depend
-on the order of the images, and classes learnt early are not forgotten when later ones move the dictionaries.
-With ``freeze_dictionaries=False`` each later batch, once described, also teaches the dictionaries. Either way
-``partial_fit`` over a stream builds the same kind of model as ``fit``.
+on the order of the images, and classes learnt early are not forgotten when later ones move the dictionaries. The
+warm-up is short by default (1000 images), so that in a stream of one class after another the first class keeps
+most of its images for the readout. With ``freeze_dictionaries=False`` each later batch, once described, also
+teaches the dictionaries. Either way ``partial_fit`` over a stream builds the same kind of model as ``fit``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
@@ -71,16 +76,20 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
     ----------
     max_neurons : int, default=128
         Prototypes in each position's dictionary; the readout sees ``positions * max_neurons`` features.
-    whiten_images : int, default=2000
+    whiten_images : int, default=400
         The first images of the pass teach only each position's whitening (ZCA) statistics; 0: no whitening,
         else at least 2 and at most ``warmup``.
     whiten_eps : float, default=1.0
         Added to the eigenvalues of the patch covariance before whitening (larger: gentler).
     shrinkage : float, default=0.01
         The readout's covariance is ``(1 - shrinkage) * S + shrinkage * I`` (may be changed after fitting).
-    warmup : int, default=5000
+    warmup : int, default=1000
         Images at the start of the pass (the whitening images included) that teach the whitening and the
         dictionaries, not the readout; every later image teaches the readout.
+    patch_jitter : int, default=3
+        Each position's whitening and dictionary learn from the image's patches whose corner lies within this many
+        pixels of the position's (rows and columns, clipped to the image); 0: the position's own patch only. The
+        dictionary still describes its own position only.
     freeze_dictionaries : bool, default=True
         The dictionaries stop learning when the warm-up ends, so the order of the later images (classes arriving
         one after another) does not change what the readout learns. ``False``: every later image also teaches
@@ -113,13 +122,14 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         "whiten_images": [Interval(Integral, 0, None, closed="left")],
         "whiten_eps": [Interval(Real, 0, None, closed="neither")],
         "warmup": [Interval(Integral, 0, None, closed="left")],
+        "patch_jitter": [Interval(Integral, 0, None, closed="left")],
         "freeze_dictionaries": ["boolean"],
     }
     sequential_prefix_attribute = "warmup"  # shards split the stream once whitening and dictionaries are set up
     _empty_banks_allowed = True  # the dictionaries are empty while the first images teach the whitening
 
-    def __init__(self, patch_size: int = 8, stride: int = 4, max_neurons: int = 128, *, whiten_images: int = 2000,
-                 whiten_eps: float = 1.0, shrinkage: float = 0.01, warmup: int = 5000,
+    def __init__(self, patch_size: int = 8, stride: int = 4, max_neurons: int = 128, *, whiten_images: int = 400,
+                 whiten_eps: float = 1.0, shrinkage: float = 0.01, warmup: int = 1000, patch_jitter: int = 3,
                  freeze_dictionaries: bool = True, batch_size: int = 1000,
                  image_shape=None, shuffle: bool = True, random_state=None, search_backend: str = "numpy",
                  learning_rule=None, n_jobs: int | None = None, verbose: bool = False):
@@ -130,6 +140,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         self.whiten_eps = whiten_eps
         self.shrinkage = shrinkage
         self.warmup = warmup
+        self.patch_jitter = patch_jitter
         self.freeze_dictionaries = freeze_dictionaries
         self.batch_size = batch_size
         self.image_shape = image_shape
@@ -175,7 +186,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         images = X.reshape(len(X), *self.image_shape_)
         if order is not None:
             images, classes = images[order], classes[order]
-        rules, searchers, unlabelled = self._rules(), self._searchers(), np.zeros(len(images), dtype=np.intp)
+        rules, searchers, mixer = self._rules(), self._searchers(), check_random_state(self.random_state)
         # images of this call still in the whitening phase, and in the warm-up
         whitening, warmup = self.whiten_images - self.n_samples_seen_, self.warmup - self.n_samples_seen_
         bounds = sorted({b for b in range(0, len(images), self.batch_size)}
@@ -189,30 +200,60 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
             if self.whiten_images and self.whitening_ is None:
                 self._set_whitening()
 
-            def learn(p, batch=batch):
-                rules[p].learn_batch(self.banks_[p], searchers[p], self._bank_rows(batch, p), unlabelled[:len(batch)])
             empty = not all(len(bank) for bank in self.banks_)
             if empty:  # nothing to describe with yet: the dictionaries learn the batch first
-                self._map_positions(learn, progress=bool(self.verbose))
+                self._teach_dictionaries(batch, rules, searchers, mixer)
             if start >= warmup:
                 self.readout_.partial_fit(self._features(batch), classes[start:stop],
                                           classes=np.arange(len(self.classes_)))
             if not empty and not (self.freeze_dictionaries and start >= warmup):
-                self._map_positions(learn, progress=bool(self.verbose))
+                self._teach_dictionaries(batch, rules, searchers, mixer)
+
+    def _bank_inputs_per_sample(self) -> int:
+        return (2 * self.patch_jitter + 1) ** 2  # an image teaches a dictionary every patch around its position
+
+    def _teach_dictionaries(self, images: np.ndarray, rules, searchers, mixer: np.random.RandomState) -> None:
+        """Every position's dictionary learns the whitened patches of ``images`` around it, in a random order
+        (shifts and images mixed, drawn from ``mixer``)."""
+        mixes = [mixer.permutation(len(images) * len(self._neighbourhood(p))) for p in range(len(self.banks_))]
+
+        def learn(p):
+            rows = self._whitened(self._neighbourhood_patches(images, p)[mixes[p]], p)
+            rules[p].learn_batch(self.banks_[p], searchers[p], rows, np.zeros(len(rows), dtype=np.intp))
+        self._map_positions(learn, progress=bool(self.verbose))
+
+    def _neighbourhood(self, position: int) -> list[tuple[int, int]]:
+        """The patch corners within ``patch_jitter`` pixels of the corner of ``position`` (rows and columns),
+        clipped to the image, each once."""
+        (row, col), (rows, cols) = self.corners_[position], self._patch_shape()
+        reach = range(-self.patch_jitter, self.patch_jitter + 1)
+        return sorted({(min(max(row + dr, 0), self.image_shape_[1] - rows),
+                        min(max(col + dc, 0), self.image_shape_[2] - cols)) for dr in reach for dc in reach})
+
+    def _neighbourhood_patches(self, images: np.ndarray, position: int) -> np.ndarray:
+        """The patches of ``images`` at every corner of :meth:`_neighbourhood`, corner after corner:
+        (n * corners, C*h*w)."""
+        return np.concatenate([self._patches(images, corner) for corner in self._neighbourhood(position)])
 
     def _count_patches(self, images: np.ndarray, position: int) -> None:
-        """Add the patches of ``images`` at ``position`` to that position's whitening statistics."""
-        rows = super()._bank_rows(images, position).astype(np.float64)
-        self.patch_sums_[position] += rows.sum(axis=0)
-        self.patch_products_[position] += rows.T @ rows
+        """Add the patches of ``images`` around ``position`` to that position's whitening statistics (each image
+        counts once: its patches' sums are divided by how many it gave)."""
+        rows = self._neighbourhood_patches(images, position).astype(np.float64)
+        share = len(images) / len(rows)
+        self.patch_sums_[position] += rows.sum(axis=0) * share
+        self.patch_products_[position] += (rows.T @ rows) * share
 
     def _set_whitening(self) -> None:
         self.whitening_ = [zca_whitening(s, q, self.patch_count_, self.whiten_eps)
                            for s, q in zip(self.patch_sums_, self.patch_products_)]
 
     def _bank_rows(self, images, position):
-        """What the dictionary at ``position`` sees: the patch, whitened once the whitening is known (float32)."""
-        rows = super()._bank_rows(images, position)
+        """What the dictionary at ``position`` describes: the patch, whitened once the whitening is known
+        (float32)."""
+        return self._whitened(super()._bank_rows(images, position), position)
+
+    def _whitened(self, rows: np.ndarray, position: int) -> np.ndarray:
+        """Patch rows of ``position`` whitened once the whitening is known, as contiguous float32."""
         if self.whitening_ is not None:
             mean, matrix = self.whitening_[position]
             rows = (rows - mean) @ matrix
