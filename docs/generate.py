@@ -79,7 +79,8 @@ def headline(data: Path) -> str:
             if r["role"] == "ablation":
                 continue
             best = f" (`{r['dataset']}-best` preset)" if chosen.get(r["dataset"]) == r["label"] else ""
-            name = r["label"].replace(" (headline)", "").replace(" (previous preset)", "")
+            name = (r["label"].replace(" (headline)", "").replace(" (previous preset)", "")
+                    .replace("the same dictionaries", "dictionaries + triangle codes + LDA readout"))
             lines.append(f"| {r['dataset']} | {name}{best} | {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % | "
                          f"{r['seeds']} | {r['fit_seconds']:.1f} | {r['predict_seconds']:.1f} | "
                          f"{r['peak_bytes'] / 2 ** 20:.0f} |")

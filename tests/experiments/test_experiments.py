@@ -164,3 +164,44 @@ def test_the_frontier_resumes_by_data_set(tmp_path, monkeypatch):
     monkeypatch.setitem(claims.__dict__, "frontier", frontier)
     claims.run_claim("frontier", tmp_path, quick=True, progress=False)
     assert path.read_bytes() == before
+
+
+def test_the_frontier_reruns_only_the_rows_whose_definition_changed(monkeypatch):
+    """A changed row runs again; the rows that did not change keep their runs, and the dictionary rows take the
+    geometry the stored headline chose; a changed dictionary headline runs every dictionary row again."""
+    import dataclasses
+
+    from memorynet.experiments import frontier
+
+    ran = []
+
+    def validate(entry, data, trials):
+        ran.append(("validate", entry.label, tuple(sorted(trials[0].items())) if len(trials) == 1 else None))
+        scored = [{"dataset": entry.dataset, "label": entry.label, "role": entry.role, "model": entry.model,
+                   "params": {**trial, "shrinkage": 0.01}, "accuracy": 0.5 + i / 100} for i, trial in enumerate(trials)]
+        return frontier._choice(scored), scored
+
+    def measure(entry, params, data, seed):
+        ran.append(("measure", entry.label, seed))
+        return {"dataset": entry.dataset, "label": entry.label, "role": entry.role, "seed": seed, "params": params,
+                "accuracy": 0.5}
+
+    monkeypatch.setattr(frontier, "_Data", lambda *a: None)
+    monkeypatch.setattr(frontier, "_validate", validate)
+    monkeypatch.setattr(frontier, "_measure", measure)
+    first = frontier.run_frontier(quick=True, progress=False)
+    headline, *others = [e for e in frontier.entries("mnist", True) if e.model == "codes"]
+    chosen = tuple(sorted(frontier.QUICK_CANDIDATES["mnist"][-1].items()))  # the best score of the stub
+    assert ("validate", others[0].label, chosen) in ran
+    ran.clear()
+    changed = frontier.Entry("a new peer", "mnist", "peer", "lda", "scale")
+    monkeypatch.setattr(frontier, "entries", lambda name, quick, real=frontier.entries: [*real(name, quick), changed])
+    second = frontier.run_frontier(quick=True, progress=False, previous=first)
+    assert [r for r in ran if r[0] == "measure"] == [("measure", "a new peer", s) for s in frontier.QUICK_SEEDS]
+    assert second["rows"][: len(first["rows"])] == first["rows"] and second["presets"] == first["presets"]
+    ran.clear()
+    renamed = [dataclasses.replace(e, label="renamed") if e == headline else e
+               for e in frontier.entries("mnist", True)]
+    monkeypatch.setattr(frontier, "entries", lambda name, quick: renamed)
+    frontier.run_frontier(quick=True, progress=False, previous=second)
+    assert {label for kind, label, _ in ran if kind == "validate"} == {"renamed", *(e.label for e in others)}

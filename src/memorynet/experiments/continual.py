@@ -22,6 +22,7 @@ from ..io import datasets
 from ..models.memory_network import MemoryNetworkClassifier
 from ..models.preprocessing import scale_pixels
 from ..models.presets import PRESETS, preset
+from ..models.prototype_codes import PrototypeCodeClassifier
 from ..models.streaming import learn_chunk
 from .harness import VALIDATION_SIZE, summarize, validation_split_indices
 from .peers import NearestClassMean, PerClassKMeans, ReplayMLP, StreamingLDA
@@ -99,22 +100,27 @@ def _learners(name: str, seed: int, n_classes: int, shrinkage: float, pixel_max:
               quick: bool = False) -> dict:
     """label -> (learner, input): ``"flat"`` (scaled pixels, (n, D)) or ``"raw"`` (images for a preset).
 
-    The prototype codes' warm-up (whitening, then dictionaries) takes at most half of the ``first_task`` images,
-    so that the readout learns from every task; ``quick``: 32 prototypes per position (the readout's solve grows
-    with the cube of the codes' length)."""
-    best = {"mnist": "mnist-rf", "cifar10": "cifar10-rf"}[name]  # class-incremental: labelled memories
-    codes = preset("cifar10-best", random_state=seed, pixel_max=pixel_max)
-    warmup = min(codes[-1].warmup, first_task // 2)
-    codes.set_params(preprocess__chain=PRESETS[best][0], network__warmup=warmup,
-                     network__whiten_images=min(codes[-1].whiten_images, warmup // 2))
-    if quick:
-        codes.set_params(network__max_neurons=32)
+    The data set's receptive-field and ``-best`` presets with their defaults; where the ``-best`` preset is not the
+    prototype codes, the codes' recipe (``cifar10-best``) on the receptive fields' preprocessing too. A prototype-code
+    warm-up (whitening, then dictionaries) takes at most half of the ``first_task`` images, so that the readout learns
+    from every task (the defaults already do on the full tasks); ``quick``: 32 prototypes per position (the readout's
+    solve grows with the cube of the codes' length)."""
+    rf = f"{name}-rf"
+    models = {f"memorynet, {rf} preset (defaults)": preset(rf, random_state=seed, pixel_max=pixel_max),
+              f"memorynet, {name}-best preset (defaults)": preset(f"{name}-best", random_state=seed,
+                                                                  pixel_max=pixel_max)}
+    if PRESETS[f"{name}-best"][1] is not PrototypeCodeClassifier:
+        codes = preset("cifar10-best", random_state=seed, pixel_max=pixel_max)
+        models["memorynet, prototype codes (cifar10-best recipe)"] = codes.set_params(preprocess__chain=PRESETS[rf][0])
+    for model in models.values():
+        if isinstance(model[-1], PrototypeCodeClassifier):
+            warmup = min(model[-1].warmup, first_task // 2)
+            model.set_params(network__warmup=warmup, network__whiten_images=min(model[-1].whiten_images, warmup // 2),
+                             **({"network__max_neurons": 32} if quick else {}))
     return {
         f"memorynet, paper model ({NEURONS} neurons, defaults)":
             (MemoryNetworkClassifier(NEURONS, random_state=seed), "flat"),
-        f"memorynet, {best} preset (defaults)": (preset(best, random_state=seed, pixel_max=pixel_max), "raw"),
-        # the prototype-code recipe of cifar10-best (feature stage and readout), on the data set's own preprocessing
-        "memorynet, prototype codes (cifar10-best recipe)": (codes, "raw"),
+        **{label: (model, "raw") for label, model in models.items()},
         f"streaming LDA (shrinkage {shrinkage:g})": (StreamingLDA(shrinkage), "flat"),
         "nearest class mean": (NearestClassMean(), "flat"),
         f"online k-means per class ({NEURONS // n_classes} prototypes each)":

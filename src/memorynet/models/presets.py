@@ -32,8 +32,8 @@ PRESETS = {
     # the best validation accuracy of `memorynet reproduce --only frontier` (its results file names the choice)
     "mnist-best": ("deskew+dog+standardize", LocalReceptiveFieldClassifier,
                    {"patch_size": 12, "stride": 4, "max_neurons": 20000, "n_jobs": -1}),
-    "cifar10-best": ("opponent+standardize", PrototypeCodeClassifier,
-                     {"patch_size": 8, "stride": 4, "max_neurons": 384, "whiten_eps": 1.0, "shrinkage": 0.003,
+    "cifar10-best": ("standardize", PrototypeCodeClassifier,
+                     {"patch_size": 8, "stride": 4, "max_neurons": 384, "whiten_eps": 1.0, "shrinkage": 0.01,
                       "n_jobs": -1}),
 }
 
