@@ -133,8 +133,8 @@ def markdown(result: dict) -> str:
     groups = {key(runs[0]): (runs, s) for runs, s in summarize(result["rows"], key)}
     models = list(dict.fromkeys((p, d) for p, d, _ in groups))
     main = [p for p in PROTOCOLS if any((*m, p) in groups for m in models)]
-    out = ["| preset | data | " + " | ".join(main) + " | largest drop (points) |",
-           "|---|---|" + "---:|" * (len(main) + 1)]
+    out = ["| preset | data | seeds | " + " | ".join(main) + " | largest drop (points) |",
+           "|---|---|---:|" + "---:|" * (len(main) + 1)]
     for model in models:
         means = {p: groups[(*model, p)][1]["accuracy"] for p in main if (*model, p) in groups}
         if "iid" not in means:
@@ -142,7 +142,8 @@ def markdown(result: dict) -> str:
         cells = [f"{100 * m:.1f} ± {100 * s:.1f}" if p in means else "" for p, (m, s) in
                  ((p, means.get(p, (0, 0))) for p in main)]
         drop = 100 * max(means["iid"][0] - m for m, _ in means.values())
-        out.append(f"| `{model[0]}` | {model[1]} | {' | '.join(cells)} | {drop:.1f} |")
+        seeds = groups[(*model, "iid")][1]["seeds"]
+        out.append(f"| `{model[0]}` | {model[1]} | {seeds} | {' | '.join(cells)} | {drop:.1f} |")
     others = [o for o in OTHER_ORDERS if any((*m, o) in groups for m in models)]
     if others:
         out += ["", "Other orders: accuracy, and in brackets the largest loss of one class against the reference "
