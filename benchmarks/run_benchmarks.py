@@ -155,6 +155,16 @@ def _training_products(task: dict) -> dict:
             "ratio": train_s / products_s, "gflop": flops / 1e9}
 
 
+def _raw_task(task: dict):
+    """A preset task's raw images (train, labels, test, labels; the task's sizes) and its unfitted preset."""
+    from memorynet import datasets, preset
+
+    ds = datasets.load(task["dataset"], task["data_dir"], progress=False)
+    model = preset(task["preset"], random_state=0, pixel_max=ds.pixel_max, **task.get("overrides", {}))
+    return (ds.X_train[:task["n_train"]], ds.y_train[:task["n_train"]], ds.X_test[:task["n_test"]],
+            ds.y_test[:task["n_test"]], model)
+
+
 def _preset_products(task: dict) -> dict:
     """A preset's fit and prediction against its distance products alone, timed in one process.
 
@@ -162,12 +172,7 @@ def _preset_products(task: dict) -> dict:
     training compares, after the memory fills, each batch's inputs of class c with the neurons of class c. With no
     threshold every position grows the same rows, so every position's training products have the same shapes.
     """
-    from memorynet import datasets, preset
-
-    ds = datasets.load(task["dataset"], task["data_dir"], progress=False)
-    X, y = ds.X_train[:task["n_train"]], ds.y_train[:task["n_train"]]
-    X_test = ds.X_test[:task["n_test"]]
-    model = preset(task["preset"], random_state=0, pixel_max=ds.pixel_max, **task.get("overrides", {}))
+    X, y, X_test, _, model = _raw_task(task)
     fit_s, _ = _timed(lambda: model.fit(X, y))
     predict_s, _ = _timed(lambda: model.predict(X_test), task["repeats"])
     est = model[-1]
@@ -207,12 +212,7 @@ def _best_preset(task: dict) -> dict:
     the data were loaded (traced, as the frontier table reports it)."""
     import tracemalloc
 
-    from memorynet import datasets, preset
-
-    ds = datasets.load(task["dataset"], task["data_dir"], progress=False)
-    X, y = ds.X_train[:task["n_train"]], ds.y_train[:task["n_train"]]
-    X_test, y_test = ds.X_test[:task["n_test"]], ds.y_test[:task["n_test"]]
-    model = preset(task["preset"], random_state=0, pixel_max=ds.pixel_max, **task.get("overrides", {}))
+    X, y, X_test, y_test, model = _raw_task(task)
     tracemalloc.start()
     try:
         fit_s, _ = _timed(lambda: model.fit(X, y))
