@@ -8,11 +8,12 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from scipy import linalg
 from scipy.linalg import blas
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .tiled_solve import solve_shrunk
 
 __all__ = ["StreamingClassifier", "NearestClassMean", "StreamingLDA"]
 
@@ -165,24 +166,18 @@ class StreamingLDA(NearestClassMean):
         means[positions], counts[positions] = self.means_, self.counts_
         self.classes_, self.means_, self.counts_, self._solved = np.arange(n_classes), means, counts, None
 
-    def _upper_covariance(self) -> np.ndarray:
-        """The shrunk covariance's upper triangle (float64; the lower one is zero): one copy of the scatter."""
-        upper = np.array(self.upper_scatter_, dtype=np.float64, order="F")
-        upper *= (1 - self.shrinkage) / max(int(self.counts_.sum()), 1)
-        upper.flat[::len(upper) + 1] += self.shrinkage
-        return upper
-
     def covariance(self) -> np.ndarray:
-        """The shrunk shared covariance."""
-        upper = self._upper_covariance()
-        return upper + np.triu(upper, 1).T
+        """The shrunk shared covariance ``(1 - shrinkage) * scatter / n + shrinkage * I``."""
+        covariance = self.scatter() * self._scale()
+        covariance.flat[::len(covariance) + 1] += self.shrinkage
+        return covariance
+
+    def _scale(self) -> float:
+        return (1 - self.shrinkage) / max(int(self.counts_.sum()), 1)
 
     def discriminant(self) -> tuple[np.ndarray, np.ndarray]:
         """(weights (D, C), bias (C,)) of the linear discriminants, solved once per data and shrinkage."""
         if self._solved is None or self._solved[0] != self.shrinkage:  # new data or another shrinkage
-            # (D, C) from one triangle, by Bunch-Kaufman: OpenBLAS 0.3.31's threaded Cholesky crashes on
-            # matrices of more than about 16000 rows (a segmentation fault), this one does not
-            weights = linalg.solve(self._upper_covariance(), self.means_.T, assume_a="sym", lower=False,
-                                   overwrite_a=True, check_finite=False)
+            weights = solve_shrunk(self.upper_scatter_, self._scale(), self.shrinkage, self.means_.T)
             self._solved = (self.shrinkage, weights, -0.5 * np.einsum("cd,dc->c", self.means_, weights))
         return self._solved[1], self._solved[2]
