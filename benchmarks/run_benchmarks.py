@@ -208,8 +208,9 @@ def _preset_products(task: dict) -> dict:
 
 def _best_preset(task: dict) -> dict:
     """A ``-best`` preset (the frontier's winner) as a user runs it, in this fresh process: fit on the training set
-    once, predict the test set once; seconds, images per second, accuracy and the peak of the allocations made after
-    the data were loaded (traced, as the frontier table reports it)."""
+    once, predict the test set twice (the first prediction also solves a readout; the second is what a served model
+    gives); seconds, images per second, accuracy and the peak of the allocations made after the data were loaded
+    (traced, as the frontier table reports it)."""
     import tracemalloc
 
     X, y, X_test, y_test, model = _raw_task(task)
@@ -217,11 +218,15 @@ def _best_preset(task: dict) -> dict:
     try:
         fit_s, _ = _timed(lambda: model.fit(X, y))
         predict_s, predicted = _timed(lambda: model.predict(X_test))
+        again_s, again = _timed(lambda: model.predict(X_test))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+    if not np.array_equal(predicted, again):
+        raise AssertionError(f"{task['preset']} predicted the same images differently the second time")
     return {"preset": task["preset"], "dataset": task["dataset"], "n_train": len(X), "n_test": len(X_test),
             "fit_seconds": fit_s, "predict_seconds": predict_s, "images_per_second": len(X_test) / predict_s,
+            "served_images_per_second": len(X_test) / again_s,
             "accuracy": float(np.mean(predicted == y_test)), "peak_working_mb": peak / 2 ** 20}
 
 
@@ -368,6 +373,8 @@ def targets(results: dict) -> str:
                if r[f"{what}_ratio"] is not None],
              *[line for r in results.get("best", []) if r["preset"] == "cifar10-best" for line in (
                  _target("cifar10-best prediction, images/s (absolute)", r["images_per_second"], 2000, True, ".0f"),
+                 _target("cifar10-best prediction once its readout is solved, images/s (absolute)",
+                         r["served_images_per_second"], 2000, True, ".0f"),
                  _target("cifar10-best peak memory beyond the data, MB (absolute)", r["peak_working_mb"], 3072, False,
                          ".0f"))],
              _target(f"int8 search vs FAISS float32, {search['max_neurons']} neurons", speed["int8"], 1.5, True)
@@ -441,9 +448,11 @@ def markdown(results: dict) -> str:
                   f"{r['predict_products_seconds']:.2f} |" for r in results["presets"]]
     if results.get("best"):
         lines += ["", "| preset (the frontier's winner) | data | train / test images | fit s | predict s | images/s "
-                  "| accuracy | peak beyond data MB |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+                  "| images/s once solved | accuracy | peak beyond data MB |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {r['preset']} | {r['dataset']} | {r['n_train']} / {r['n_test']} | {r['fit_seconds']:.1f} | "
-                  f"{r['predict_seconds']:.1f} | {r['images_per_second']:.0f} | {100 * r['accuracy']:.2f} % | "
+                  f"{r['predict_seconds']:.1f} | {r['images_per_second']:.0f} | "
+                  f"{r.get('served_images_per_second', float('nan')):.0f} | {100 * r['accuracy']:.2f} % | "
                   f"{r['peak_working_mb']:.0f} |" for r in results["best"]]
     return "\n".join(lines) + "\n"
 
