@@ -78,7 +78,9 @@ def headline(data: Path) -> str:
         if r["role"] != "peer" or r["label"].startswith(("the paper's", "local receptive")):
             if r["role"] == "ablation":
                 continue
-            best = f" (`{r['dataset']}-best` preset)" if chosen.get(r["dataset"]) == r["label"] else ""
+            best = (f" (`{r['dataset']}-best` preset)" if chosen.get(r["dataset"]) == r["label"] else
+                    " (the next size: not a preset until its class-order results are measured)"
+                    if r["role"] == "next size" else "")
             name = (r["label"].replace(" (headline)", "").replace(" (previous preset)", "")
                     .replace("the same dictionaries", "dictionaries + triangle codes + LDA readout"))
             lines.append(f"| {r['dataset']} | {name}{best} | {100 * r['mean']:.2f} ± {100 * r['std']:.2f} % | "
@@ -124,6 +126,15 @@ def _reduced(flag) -> str:
     return "\n*Reduced run (`--quick` / `--smoke`): small sizes, not the full measurement.*\n" if flag else ""
 
 
+# marker: (benchmark script, its results file, the key that flags a reduced run)
+_BENCHMARK_TABLES = {"distributed": ("distributed_scaling", "distributed", "quick"),
+                     "onnx": ("onnx_runtime", "onnx_runtime", "quick"),
+                     "stream-memory": ("stream_memory", "stream_memory", "quick"),
+                     "class-order": ("class_order", "class_order", "quick"),
+                     "gpu": ("gpu_table", "gpu", "smoke"),
+                     "fit-profile": ("fit_profile", "fit_profile", "quick")}
+
+
 def generate(what: str, arg: str | None, data: Path) -> str:
     """The Markdown a marker stands for (``data``: the folder of results files)."""
     if what == "experiment":
@@ -135,21 +146,10 @@ def generate(what: str, arg: str | None, data: Path) -> str:
         module, results = _benchmark_script("run_benchmarks"), _load(data, "benchmarks")
         return module.markdown(results) + "\n**Targets**\n\n" + module.targets(results) + \
             _reduced(results.get("smoke"))
-    if what == "distributed":
-        results = _load(data, "distributed")
-        return _benchmark_script("distributed_scaling").markdown(results) + _reduced(results.get("quick"))
-    if what == "onnx":
-        results = _load(data, "onnx_runtime")
-        return _benchmark_script("onnx_runtime").markdown(results) + _reduced(results.get("quick"))
-    if what == "stream-memory":
-        results = _load(data, "stream_memory")
-        return _benchmark_script("stream_memory").markdown(results) + _reduced(results.get("quick"))
-    if what == "class-order":
-        results = _load(data, "class_order")
-        return _benchmark_script("class_order").markdown(results) + _reduced(results.get("quick"))
-    if what == "gpu":
-        results = _load(data, "gpu")
-        return _benchmark_script("gpu_table").markdown(results) + _reduced(results.get("smoke"))
+    if what in _BENCHMARK_TABLES:
+        script, name, flag = _BENCHMARK_TABLES[what]
+        results = _load(data, name)
+        return _benchmark_script(script).markdown(results) + _reduced(results.get(flag))
     if what == "headline":
         return headline(data)
     if what == "presets":

@@ -167,8 +167,8 @@ def test_the_frontier_resumes_by_data_set(tmp_path, monkeypatch):
 
 
 def test_the_frontier_reruns_only_the_rows_whose_definition_changed(monkeypatch):
-    """A changed row runs again; the rows that did not change keep their runs, and the dictionary rows take the
-    geometry the stored headline chose; a changed dictionary headline runs every dictionary row again."""
+    """A changed row runs again; an unchanged row keeps its validation scores, trial by trial, and its test rows
+    while its choice stands; the dictionary rows take the geometry the headline chose."""
     import dataclasses
 
     from memorynet.experiments import frontier
@@ -178,7 +178,8 @@ def test_the_frontier_reruns_only_the_rows_whose_definition_changed(monkeypatch)
     def validate(entry, data, trials):
         ran.append(("validate", entry.label, tuple(sorted(trials[0].items())) if len(trials) == 1 else None))
         scored = [{"dataset": entry.dataset, "label": entry.label, "role": entry.role, "model": entry.model,
-                   "params": {**trial, "shrinkage": 0.01}, "accuracy": 0.5 + i / 100} for i, trial in enumerate(trials)]
+                   "params": {**trial, **dict(entry.fixed), "shrinkage": 0.01}, "accuracy": 0.5 + i / 100}
+                  for i, trial in enumerate(trials)]
         return frontier._choice(scored), scored
 
     def measure(entry, params, data, seed):
@@ -199,9 +200,27 @@ def test_the_frontier_reruns_only_the_rows_whose_definition_changed(monkeypatch)
     second = frontier.run_frontier(quick=True, progress=False, previous=first)
     assert [r for r in ran if r[0] == "measure"] == [("measure", "a new peer", s) for s in frontier.QUICK_SEEDS]
     assert second["rows"][: len(first["rows"])] == first["rows"] and second["presets"] == first["presets"]
+    # a new candidate: its trial alone is fitted; while it loses, every row keeps its runs
     ran.clear()
+    extra = frontier._grid(6, 2, 32, 1.0, warmup=1000, whiten_images=500)
+    monkeypatch.setitem(frontier.QUICK_CANDIDATES, "mnist", (*frontier.QUICK_CANDIDATES["mnist"], extra))
+    third = frontier.run_frontier(quick=True, progress=False, previous=second)
+    assert ran == [("validate", headline.label, tuple(sorted(extra.items())))]
+    assert third["rows"] == second["rows"]
+    # once it wins, the headline is measured again and the dictionary rows take its geometry
+    ran.clear()
+    for score in third["validation"]:
+        if score["label"] == headline.label and score["params"]["patch_size"] != 6:
+            score["accuracy"] = 0.0
+    frontier.run_frontier(quick=True, progress=False, previous=third)
+    assert {r for r in ran if r[0] == "validate"} == {("validate", e.label, tuple(sorted(extra.items())))
+                                                      for e in others}
+    assert {label for kind, label, _ in ran if kind == "measure"} == {headline.label, *(e.label for e in others)}
+    # a renamed headline runs its own trials again; the rows that take its unchanged geometry keep theirs
+    ran.clear()
+    monkeypatch.setitem(frontier.QUICK_CANDIDATES, "mnist", frontier.QUICK_CANDIDATES["mnist"][:-1])
     renamed = [dataclasses.replace(e, label="renamed") if e == headline else e
                for e in frontier.entries("mnist", True)]
     monkeypatch.setattr(frontier, "entries", lambda name, quick: renamed)
     frontier.run_frontier(quick=True, progress=False, previous=second)
-    assert {label for kind, label, _ in ran if kind == "validate"} == {"renamed", *(e.label for e in others)}
+    assert {label for kind, label, _ in ran} == {"renamed"}

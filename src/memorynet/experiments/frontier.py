@@ -11,12 +11,15 @@ by seed, and scored once on the test set, with its fit and predict seconds, the 
 ran (traced: NumPy arrays and Python objects) and the number of values it learnt. A row may bring its own
 validation grid (the receptive fields on deskewed digits try :data:`DESKEWED_RF_GRID`).
 
-The run is resumable by data set: the results file keeps each data set's plan (its rows, candidates, seeds and
-shrinkages), and a data set whose plan is unchanged keeps its stored runs instead of running again.
+The run is resumable by trial: the results file keeps each data set's plan (its rows, candidates, seeds, shrinkages
+and model defaults); while the seeds, shrinkages and defaults stand, an unchanged row keeps the validation scores of
+every trial it had fitted and its test runs while its choice is the same, so adding a candidate fits that candidate
+only (and measures the rows it wins).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import tracemalloc
@@ -57,6 +60,7 @@ QUICK_CANDIDATES = {"mnist": (_grid(8, 4, 32, 1.0, warmup=1000, whiten_images=50
 # The receptive fields on deskewed digits: the geometries tried on the validation split.
 DESKEWED_RF_GRID = (_grid(14, 7, 20000, None), _grid(12, 4, 20000, None), _grid(10, 6, 20000, None))
 QUICK_DESKEWED_RF_GRID = (_grid(14, 7, 500, None), _grid(12, 4, 500, None))
+NEXT_SIZE = 512  # prototypes per position of the "next size" row (CIFAR-10)
 SEEDS, QUICK_SEEDS = (0, 1, 2), (0, 1)  # the ablations run on the first seed only (each costs a headline fit)
 QUICK_SIZES = (6000, 1000, 2000)  # --quick: training images (validation included), validation images, test images
 
@@ -80,7 +84,7 @@ class Entry:
 
     label: str
     dataset: str
-    role: str  # "headline" (a candidate for the data set's -best preset), "ablation" or "peer"
+    role: str  # "headline" (a candidate for the data set's -best preset), "ablation", "next size" or "peer"
     model: str  # "codes", "receptive-fields", "paper", "lda", "random-features"
     chain: str
     fixed: tuple = field(default_factory=tuple)
@@ -102,12 +106,18 @@ def entries(dataset: str, quick: bool) -> list[Entry]:
     deskewed = [Entry("local receptive fields on deskewed digits, summed class distances", dataset, "headline",
                       "receptive-fields", f"deskew+{rf_chain}",
                       grid=QUICK_DESKEWED_RF_GRID if quick else DESKEWED_RF_GRID)] if dataset == "mnist" else []
+    # the next dictionary size, measured beside the candidates but not one of them: a preset is rebound only with its
+    # class-order and continual results measured again
+    next_size = [Entry(f"the same dictionaries without the fixed {chain.split('+')[0]} channels, "
+                       f"{NEXT_SIZE} prototypes", dataset, "next size", "codes", plain,
+                       (("max_neurons", NEXT_SIZE),))] if dataset == "cifar10" and not quick else []
     return [
         Entry("dictionaries + triangle codes + LDA readout (headline)", dataset, "headline", "codes", chain),
         Entry("the same without whitening", dataset, "ablation", "codes", chain, (("whiten_images", 0),)),
         # a candidate for the preset, not an ablation: the choice of chain is the validation split's too
         Entry(f"the same dictionaries without the fixed {chain.split('+')[0]} channels", dataset, "headline", "codes",
               plain),
+        *next_size,
         Entry("streaming LDA on the pixels (readout alone)", dataset, "peer", "lda", "scale"),
         Entry(f"fixed random features ({fixed_features}) + streaming LDA, RanDumb-style", dataset, "peer",
               "random-features", plain, (("n_components", fixed_features),)),
@@ -244,32 +254,44 @@ def _plan(name: str, quick: bool) -> dict:
     return json.loads(json.dumps(plan))
 
 
-def _standing(previous: dict | None, name: str, plan: dict) -> list[dict]:
-    """The entries (as ``plan`` stores them) whose runs in ``previous`` stand: the data set's candidates, seeds,
-    shrinkages and model defaults are unchanged, and so is the entry; the dictionary rows stand only with the
-    dictionary headline, whose chosen geometry they take."""
+def _earlier(previous: dict | None, name: str, plan: dict, entry: dict) -> tuple[list[dict], list[dict]]:
+    """The validation scores and test rows of ``entry`` (as ``plan`` stores it) in ``previous`` that still stand:
+    the entry is unchanged, and so are the data set's seeds, shrinkages and model defaults (the candidates may
+    differ: each stored score names the parameters it was fitted with)."""
     old = (previous or {}).get("plans", {}).get(name)
-    if old is None or any(old.get(key) != value for key, value in plan.items() if key != "entries"):
-        return []
-    standing = [entry for entry in plan["entries"] if entry in old["entries"]]
-    codes = [entry for entry in plan["entries"] if entry["model"] == "codes"]
-    return standing if not codes or codes[0] in standing else [e for e in standing if e["model"] != "codes"]
+    if old is None or entry not in old["entries"] or any(old.get(key) != plan[key] for key in
+                                                         ("seeds", "shrinkages", "defaults")):
+        return [], []
+    mine = (name, entry["label"])
+    return ([v for v in previous["validation"] if (v["dataset"], v["label"]) == mine],
+            [r for r in previous["rows"] if (r["dataset"], r["label"]) == mine])
+
+
+def _geometry(params: dict) -> str:
+    """What a trial fits, as a comparable key: its parameters less the readout shrinkage (chosen after the fit)."""
+    return json.dumps({k: v for k, v in params.items() if k != "shrinkage"}, sort_keys=True)
+
+
+def _scores(entry: Entry, data, trials: list[dict], stored: list[dict]) -> tuple[dict, list[dict]]:
+    """:func:`_validate` over ``trials``, taking the scores of a trial from ``stored`` where they are there."""
+    keys = [_geometry({**trial, **dict(entry.fixed)}) for trial in trials]
+    missing = [trial for trial, key in zip(trials, keys) if not any(_geometry(v["params"]) == key for v in stored)]
+    fresh = _validate(entry, data(), missing)[1] if missing else []
+    scored = [v for key in keys for v in ([v for v in stored if _geometry(v["params"]) == key]
+                                          or [v for v in fresh if _geometry(v["params"]) == key])]
+    return _choice(scored), scored
 
 
 def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, previous: dict | None = None) -> dict:
-    """Choose on validation, then measure every row on the test set; a JSON-ready dict. The rows whose definition
-    is the one ``previous`` (an earlier result) holds keep its runs (see :func:`_standing`)."""
+    """Choose on validation, then measure every row on the test set; a JSON-ready dict. What ``previous`` (an
+    earlier result) holds is kept where it still stands (see :func:`_earlier`): the validation score of an unchanged
+    trial, and the test rows of an unchanged row whose choice is the same."""
     names = ("mnist",) if quick else ("mnist", "cifar10")
     seeds = QUICK_SEEDS if quick else SEEDS
     validation, rows, plans = [], [], {}
     for name in names:
         plans[name] = _plan(name, quick)
-        standing = _standing(previous, name, plans[name])
-        if standing == plans[name]["entries"]:  # nothing to run: the data set's runs as they were
-            validation += [v for v in previous["validation"] if v["dataset"] == name]
-            rows += [r for r in previous["rows"] if r["dataset"] == name]
-            continue
-        data = _Data(name, data_dir, quick)
+        data = functools.cache(functools.partial(_Data, name, data_dir, quick))  # loaded once something runs
         candidates = (QUICK_CANDIDATES if quick else CANDIDATES)[name]
         todo = entries(name, quick)
         runs = sum(1 + (1 if entry.role == "ablation" else len(seeds)) for entry in todo)
@@ -277,25 +299,20 @@ def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, prev
         geometry: dict = {}
         for entry, stored in zip(todo, plans[name]["entries"]):  # the dictionary headline first: the other
             dictionary_headline = entry.model == "codes" and not geometry  # dictionary rows take its geometry
-            if stored in standing:
-                mine = [v for v in previous["validation"] if (v["dataset"], v["label"]) == (name, entry.label)]
-                params, scored = _choice(mine), mine
-                measured = [r for r in previous["rows"] if (r["dataset"], r["label"]) == (name, entry.label)]
-            else:
-                trials = [*entry.grid] or (list(candidates) if dictionary_headline else [geometry]
-                                           if entry.model == "codes" else [{}])
-                params, scored = _validate(entry, data, trials)
-                measured = None
+            trials = [*entry.grid] or (list(candidates) if dictionary_headline else [geometry]
+                                       if entry.model == "codes" else [{}])
+            old_scores, old_rows = _earlier(previous, name, plans[name], stored)
+            params, scored = _scores(entry, data, trials, old_scores)
             if dictionary_headline:
                 geometry = {k: v for k, v in params.items() if k != "shrinkage"}
             validation += scored
             bar.update()
+            chosen = json.loads(json.dumps({**params, **dict(entry.fixed)}))
             for seed in seeds if entry.role != "ablation" else seeds[:1]:
-                if measured is None:
-                    rows.append({**_measure(entry, params, data, seed), "chain": entry.chain,
-                                 "entry": asdict(entry)})
+                kept = [r for r in old_rows if r["seed"] == seed and r["params"] == chosen]
+                rows += kept or [{**_measure(entry, params, data(), seed), "chain": entry.chain,
+                                  "entry": asdict(entry)}]
                 bar.update()
-            rows += measured or []
         bar.close()
     return {"validation": validation, "rows": rows, "quoted": QUOTED, "seeds": list(seeds),
             "presets": preset_choice(validation), "plans": plans}
