@@ -133,3 +133,14 @@ def test_stream_memory_quick(tmp_path):
     stream_growth = large["stream_peak_mib"] - small["stream_peak_mib"]
     train_growth = large["train_peak_mib"] - small["train_peak_mib"]
     assert stream_growth < 25 and train_growth > 2 * max(stream_growth, 10), (stream_growth, train_growth)
+
+
+def test_fit_profile_quick(data_dir, tmp_path):
+    """The profile splits a real fit and prediction into its phases: each ran, and together (they do not nest)
+    they take no more than the whole."""
+    result = _quick_probe("fit_profile", data_dir, tmp_path)
+    total = result["fit_seconds"] + result["predict_seconds"]
+    assert result["n_train"] == 2000 and result["accuracy"] > 0.2
+    assert all(0 < seconds <= total for seconds in result["phases"].values()), result["phases"]
+    assert sum(result["phases"].values()) <= total
+    assert "| readout statistics |" in (tmp_path / "fit_profile.md").read_text()
