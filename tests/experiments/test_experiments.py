@@ -139,13 +139,20 @@ def test_the_frontier_resumes_by_data_set(tmp_path, monkeypatch):
     """A data set whose plan is unchanged keeps its stored runs (no data is even loaded); a changed plan runs."""
     from memorynet.experiments import claims, frontier
 
-    plan = frontier._plan("mnist", quick=True)
-    stored = {"validation": [{"dataset": "mnist", "label": "x", "role": "headline", "model": "codes", "params": {},
-                              "accuracy": 0.5, "fit_seconds": 1.0}],
-              "rows": [{"dataset": "mnist", "label": "x", "role": "headline", "params": {}, "chain": "scale",
-                        "seed": 0, "accuracy": 0.5, "fit_seconds": 1.0, "predict_seconds": 1.0, "peak_bytes": 1,
-                        "learnt_values": 1}],
-              "plans": {"mnist": plan}}
+    def validate(entry, data, trials):
+        scored = [{"dataset": entry.dataset, "label": entry.label, "role": entry.role, "model": entry.model,
+                   "params": {**trial, **dict(entry.fixed), "shrinkage": 0.01}, "accuracy": 0.5, "fit_seconds": 1.0}
+                  for trial in trials]
+        return frontier._choice(scored), scored
+
+    def measure(entry, params, data, seed):
+        return {"dataset": entry.dataset, "label": entry.label, "role": entry.role, "seed": seed, "params": params,
+                "accuracy": 0.5, "fit_seconds": 1.0, "predict_seconds": 1.0, "peak_bytes": 1, "learnt_values": 1}
+
+    monkeypatch.setattr(frontier, "_validate", validate)
+    monkeypatch.setattr(frontier, "_measure", measure)
+    monkeypatch.setattr(frontier, "_Data", lambda *a: None)
+    stored = json.loads(json.dumps(frontier.run_frontier(quick=True, progress=False)))
     loaded = []
     monkeypatch.setattr(frontier, "_Data", lambda *a: loaded.append(a) or pytest.fail("the data set ran again"))
     result = frontier.run_frontier(quick=True, progress=False, previous=stored)
@@ -156,9 +163,7 @@ def test_the_frontier_resumes_by_data_set(tmp_path, monkeypatch):
         frontier.run_frontier(quick=True, progress=False, previous=stored)
     monkeypatch.setattr(frontier, "QUICK_SEEDS", (0, 1))  # through run_claim: the stored file is kept as it is
     path = tmp_path / "frontier.json"
-    path.write_text(json.dumps({**stored, "quoted": frontier.QUOTED, "seeds": [0, 1],
-                                "presets": frontier.preset_choice(stored["validation"]),
-                                "settings": {"experiment": "frontier", "quick": True}}))
+    path.write_text(json.dumps({**stored, "settings": {"experiment": "frontier", "quick": True}}))
     before = path.read_bytes()
     monkeypatch.setattr(frontier, "figure", lambda result, path: path)
     monkeypatch.setitem(claims.__dict__, "frontier", frontier)
