@@ -1,15 +1,16 @@
-"""Where a prototype-code preset spends its time: one fit and one prediction under cProfile, split into phases.
+"""Where a preset spends its time: one fit and one prediction under cProfile, split into phases.
 
     python benchmarks/fit_profile.py --data-dir ../shared/data                 # cifar10-best, about 3 minutes
     python benchmarks/fit_profile.py --data-dir ../shared/data --quick         # 2000 images, 32 prototypes
+    python benchmarks/fit_profile.py --data-dir ../shared/data --preset cifar10-rf --out /tmp/profile
 
-Phases (cProfile's cumulative seconds of the function that does each): the whitening statistics
-(``_count_patches``), the dictionaries (``_teach_dictionaries``), the codes (``_features``, training and test
-images), the readout's statistics (``StreamingLDA._learn``: the rank-k update of the scatter) and its solve
-(``solve_shrunk``). The positions run one after another (``n_jobs=1``) so that cProfile, which sees the calling
-thread only, sees every call; BLAS still runs on every core. Profiling adds some overhead: the shares, not the
-seconds, are the point. Writes
-``<out>/fit_profile.json`` and ``.md`` and prints the table.
+Phases of the prototype-code presets (cProfile's cumulative seconds of the function that does each): the
+whitening statistics (``_count_patches``), the dictionaries (``_teach_dictionaries``), the codes (``_features``,
+training and test images), the readout's statistics (``StreamingLDA._learn``: the rank-k update of the scatter)
+and its solve (``solve_shrunk``). For every preset, the functions that took the most time of their own. The
+positions run one after another (``n_jobs=1``) so that cProfile, which sees the calling thread only, sees every
+call; BLAS still runs on every core. Profiling adds some overhead: the shares, not the seconds, are the point.
+Writes ``<out>/fit_profile.json`` and ``.md`` and prints the tables.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ PHASES = {"whitening statistics": ("prototype_codes.py", "_count_patches"),
           "codes": ("prototype_codes.py", "_features"),
           "readout statistics": ("readout.py", "_learn"),
           "readout solve": ("tiled_solve.py", "solve_shrunk")}
+TOP = 8  # functions listed by their own time
+PROFILED = ("cifar10-best", "mnist-best", "cifar10-rf", "mnist-rf")  # the presets that take n_jobs
 
 
 def phase_seconds(stats: pstats.Stats) -> dict[str, float]:
@@ -43,8 +46,16 @@ def phase_seconds(stats: pstats.Stats) -> dict[str, float]:
     return seconds
 
 
+def top_functions(stats: pstats.Stats, n: int = TOP) -> list[dict]:
+    """The ``n`` functions with the most time of their own (not counting the functions they call)."""
+    rows = sorted(stats.stats.items(), key=lambda item: -item[1][2])[:n]
+    return [{"function": f"{Path(path).name}:{line}({function})", "calls": int(calls), "own_seconds": own,
+             "cumulative_seconds": cumulative}
+            for (path, line, function), (_, calls, own, cumulative, _) in rows]
+
+
 def run(data_dir: str, name: str, quick: bool) -> dict:
-    data = datasets.load("cifar10", data_dir, progress=False)
+    data = datasets.load(name.split("-")[0], data_dir, progress=False)
     X, y, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
     overrides = {"n_jobs": 1, **({"max_neurons": 32} if quick else {})}
     if quick:
@@ -58,28 +69,34 @@ def run(data_dir: str, name: str, quick: bool) -> dict:
     predicted = model.predict(X_test)
     profiler.disable()
     end = time.perf_counter()
-    phases = phase_seconds(pstats.Stats(profiler))
+    stats = pstats.Stats(profiler)
     return {"preset": name, "quick": quick, "n_train": len(X), "n_test": len(X_test), "overrides": overrides,
-            "fit_seconds": fitted - start, "predict_seconds": end - fitted, "phases": phases,
+            "fit_seconds": fitted - start, "predict_seconds": end - fitted, "phases": phase_seconds(stats),
+            "top": top_functions(stats),
             "accuracy": float(np.mean(predicted == y_test))}
 
 
 def markdown(result: dict) -> str:
     total = result["fit_seconds"] + result["predict_seconds"]
     lines = [f"{result['preset']}: fit {result['fit_seconds']:.1f} s, predict {result['predict_seconds']:.1f} s "
-             f"({result['n_train']} / {result['n_test']} images, profiled)", "",
-             "| phase | seconds | share of fit + predict |", "|---|---:|---:|"]
-    lines += [f"| {phase} | {seconds:.1f} | {100 * seconds / total:.0f} % |"
-              for phase, seconds in result["phases"].items()]
-    rest = total - sum(result["phases"].values())
-    lines.append(f"| everything else | {rest:.1f} | {100 * rest / total:.0f} % |")
+             f"({result['n_train']} / {result['n_test']} images, profiled)", ""]
+    if any(result["phases"].values()):  # the prototype-code phases
+        lines += ["| phase | seconds | share of fit + predict |", "|---|---:|---:|"]
+        lines += [f"| {phase} | {seconds:.1f} | {100 * seconds / total:.0f} % |"
+                  for phase, seconds in result["phases"].items()]
+        rest = total - sum(result["phases"].values())
+        lines += [f"| everything else | {rest:.1f} | {100 * rest / total:.0f} % |", ""]
+    lines += ["| function (most time of its own) | calls | own seconds | share of fit + predict |",
+              "|---|---:|---:|---:|"]
+    lines += [f"| `{row['function']}` | {row['calls']} | {row['own_seconds']:.1f} | "
+              f"{100 * row['own_seconds'] / total:.0f} % |" for row in result["top"]]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--preset", default="cifar10-best", choices=["cifar10-best"])
+    parser.add_argument("--preset", default="cifar10-best", choices=PROFILED)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
