@@ -452,7 +452,7 @@ def markdown(results: dict) -> str:
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {r['preset']} | {r['dataset']} | {r['n_train']} / {r['n_test']} | {r['fit_seconds']:.1f} | "
                   f"{r['predict_seconds']:.1f} | {r['images_per_second']:.0f} | "
-                  f"{r.get('served_images_per_second', float('nan')):.0f} | {100 * r['accuracy']:.2f} % | "
+                  f"{r['served_images_per_second']:.0f} | {100 * r['accuracy']:.2f} % | "
                   f"{r['peak_working_mb']:.0f} |" for r in results["best"]]
     return "\n".join(lines) + "\n"
 
