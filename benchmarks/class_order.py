@@ -18,14 +18,17 @@ and on other orders (``partial_fit``, labels unannounced), scored per class agai
     python benchmarks/class_order.py --data-dir ../shared/data --quick           # minutes: see below
 
 ``--keep``: rows of an existing ``<out>/class_order.json`` that this run does not measure again are kept (a
-results file grows preset by preset). ``--quick``: MNIST, presets ``paper`` and ``mnist-rf``, one seed, a twelfth
-of the training set (1000 images per task) and of every memory budget, 2000 test images. Writes
-``<out>/class_order.json`` and ``class_order.md``.
+results file grows preset by preset). ``--set name=value`` (repeatable) overrides an estimator parameter of the
+presets measured, e.g. ``--set max_neurons=512``: every row records the parameters it was measured with, and a row
+whose parameters are not its preset's (today's) names the difference beside the preset. ``--quick``: MNIST,
+presets ``paper`` and ``mnist-rf``, one seed, a twelfth of the training set (1000 images per task) and of every
+memory budget, 2000 test images. Writes ``<out>/class_order.json`` and ``class_order.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import json
 import time
@@ -36,6 +39,7 @@ import numpy as np
 from memorynet import datasets, preset
 from memorynet.experiments.continual import split_tasks
 from memorynet.experiments.harness import summarize, write_report
+from memorynet.models.presets import PRESETS
 from memorynet.models.streaming import learn_chunk
 
 PROTOCOLS = ("iid", "ordered fit", "declared", "unannounced")
@@ -46,8 +50,22 @@ DATASET = {"paper": ("mnist", "cifar10"), "mnist-rf": ("mnist",), "mnist-best": 
 QUICK_FRACTION = 12  # --quick: a twelfth of the training images and of the memory budget
 
 
-def _model(name: str, seed: int, pixel_max: float, fraction: int):
-    model = preset(name, random_state=seed, pixel_max=pixel_max)
+def preset_params(name: str, overrides: dict | None = None) -> dict:
+    """The preprocessing and estimator parameters of preset ``name`` with ``overrides``, less those that never
+    change results."""
+    chain, _, params = PRESETS[name]
+    params = {"preprocessing": chain, **params, **(overrides or {})}
+    return {k: params[k] for k in sorted(params) if k not in ("n_jobs", "verbose")}
+
+
+def label(row: dict) -> str:
+    """The row's preset, with the parameters it was measured with where they are not the preset's today."""
+    differ = {k: v for k, v in row["params"].items() if preset_params(row["preset"]).get(k) != v}
+    return row["preset"] + (f" ({', '.join(f'{k}={v}' for k, v in differ.items())})" if differ else "")
+
+
+def _model(name: str, seed: int, pixel_max: float, fraction: int, overrides: dict):
+    model = preset(name, random_state=seed, pixel_max=pixel_max, **overrides)
     network = model[-1]
     if fraction > 1:
         network.set_params(max_neurons=max(network.max_neurons // fraction, 10))
@@ -83,10 +101,12 @@ def stream(protocol: str, y: np.ndarray, train_rows: np.ndarray, classes: np.nda
     return [np.concatenate(ordered)] if protocol == "ordered fit" else ordered
 
 
-def run_protocol(name: str, protocol: str, data, chunks: list[np.ndarray], seed: int, fraction: int) -> dict:
-    """Test accuracy (overall and per class, on ``data``'s test rows) and seconds of one preset learning
-    ``chunks`` of training rows under one protocol."""
-    model, classes = _model(name, seed, data.pixel_max, fraction), np.unique(data.y_train)
+def run_protocol(name: str, protocol: str, data, chunks: list[np.ndarray], seed: int, fraction: int,
+                 overrides: dict | None = None) -> dict:
+    """Test accuracy (overall and per class, on ``data``'s test rows) and seconds of one preset (its estimator's
+    parameters ``overrides`` replaced) learning ``chunks`` of training rows under one protocol."""
+    overrides = overrides or {}
+    model, classes = _model(name, seed, data.pixel_max, fraction, overrides), np.unique(data.y_train)
     X, y = data.X_train, data.y_train
     start = time.perf_counter()
     if protocol in ("iid", "long tail iid"):
@@ -99,13 +119,15 @@ def run_protocol(name: str, protocol: str, data, chunks: list[np.ndarray], seed:
     seconds = time.perf_counter() - start
     predicted = model.predict(data.X_test)
     hit = predicted == data.y_test
-    return {"preset": name, "protocol": protocol, "seed": seed, "seconds": seconds,
+    return {"preset": name, "params": preset_params(name, overrides), "protocol": protocol, "seed": seed,
+            "seconds": seconds,
             "accuracy": float(np.mean(hit)),
             "class_accuracy": [float(np.mean(hit[data.y_test == c])) for c in classes],
             "predicted_classes": np.bincount(np.searchsorted(classes, predicted), minlength=len(classes)).tolist()}
 
 
-def run(data_dir, presets: list[str], seeds: list[int], quick: bool, protocols: tuple[str, ...]) -> dict:
+def run(data_dir, presets: list[str], seeds: list[int], quick: bool, protocols: tuple[str, ...],
+        overrides: dict | None = None) -> dict:
     rows = []
     fraction = QUICK_FRACTION if quick else 1
     for name in presets:
@@ -119,17 +141,17 @@ def run(data_dir, presets: list[str], seeds: list[int], quick: bool, protocols: 
                 for protocol in protocols:
                     chunks = stream(protocol, data.y_train, train_rows, np.unique(data.y_train),
                                     np.random.default_rng([seed, ALL_PROTOCOLS.index(protocol)]))
-                    row = run_protocol(name, protocol, data, chunks, seed, fraction)
+                    row = run_protocol(name, protocol, data, chunks, seed, fraction, overrides)
                     rows.append({"dataset": dataset, **row})
-                    print(f"{name} {dataset} seed {seed} {protocol}: {row['accuracy']:.4f} ({row['seconds']:.0f} s)",
-                          flush=True)
+                    print(f"{label(row)} {dataset} seed {seed} {protocol}: {row['accuracy']:.4f} "
+                          f"({row['seconds']:.0f} s)", flush=True)
     return {"quick": quick, "rows": rows}
 
 
 def markdown(result: dict) -> str:
     """Accuracy per preset and protocol (mean ± std over seeds) with the largest drop from i.i.d.; for the other
     orders, the largest loss of one class against its reference (per-class accuracies averaged over seeds)."""
-    key = lambda r: (r["preset"], r["dataset"], r["protocol"])  # noqa: E731
+    key = lambda r: (label(r), r["dataset"], r["protocol"])  # noqa: E731
     groups = {key(runs[0]): (runs, s) for runs, s in summarize(result["rows"], key)}
     models = list(dict.fromkeys((p, d) for p, d, _ in groups))
     main = [p for p in PROTOCOLS if any((*m, p) in groups for m in models)]
@@ -164,24 +186,41 @@ def markdown(result: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """``name=value`` of ``--set`` (the value a Python literal, else a string)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--presets", nargs="+", choices=list(DATASET), default=list(DATASET))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--protocols", nargs="+", choices=ALL_PROTOCOLS, default=list(ALL_PROTOCOLS))
+    parser.add_argument("--set", dest="overrides", type=_setting, action="append", default=[],
+                        metavar="NAME=VALUE", help="override an estimator parameter of the presets measured")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the rows of <out>/class_order.json not rerun")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     presets, seeds = (["paper", "mnist-rf"], [0]) if args.quick else (args.presets, args.seeds)
-    result = run(args.data_dir, presets, seeds, args.quick, tuple(args.protocols))
+    for name, _ in args.overrides:
+        unknown = [p for p in presets if name not in PRESETS[p][1]().get_params()]
+        if unknown:
+            parser.error(f"--set {name}: not a parameter of the estimator of {', '.join(unknown)}")
+    result = run(args.data_dir, presets, seeds, args.quick, tuple(args.protocols), dict(args.overrides))
     path = Path(args.out) / "class_order.json"
     if args.keep and path.exists():
         old = json.loads(path.read_text())
         if old.get("quick") != result["quick"]:
             raise SystemExit(f"{path} holds {'quick' if old.get('quick') else 'full'} rows; --keep mixes neither")
-        key = lambda r: (r["preset"], r["dataset"], r["seed"], r["protocol"])  # noqa: E731
+        key = lambda r: (r["preset"], json.dumps(r["params"]), r["dataset"], r["seed"], r["protocol"])  # noqa: E731
         rerun = {key(r) for r in result["rows"]}
         result["rows"] = [r for r in old["rows"] if key(r) not in rerun] + result["rows"]
     write_report(args.out, "class_order", result, markdown(result))

@@ -50,18 +50,22 @@ def _quick_probe(name: str, data_dir, tmp_path, *options: str) -> dict:
     return json.loads((tmp_path / f"{name}.json").read_text())
 
 
+def _benchmark_module(name: str):
+    """``benchmarks/<name>.py`` imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_readout_probe_quick(data_dir, tmp_path):
     """The probe's summed distances are those of the receptive fields fit on the same images in the same order
     (its chunks are whole batches): the same accuracy, to the image."""
-    import importlib.util
-
-    import numpy as np
-
     result = _quick_probe("readout_probe", data_dir, tmp_path, "--chunk", "1024", "--warmup", "2048")
     assert result["n_fit"] == 6000 and result["n_validation"] == 1000
-    spec = importlib.util.spec_from_file_location("readout_probe", ROOT / "benchmarks" / "readout_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = _benchmark_module("readout_probe")
     model, X, y, X_val, y_val = probe.validation_split(str(data_dir), quick=True)
     fitted = model[-1].set_params(shuffle=False, batch_size=1024).fit(X, y)
     assert result["validation_summed_distances"] == float(np.mean(fitted.predict(X_val) == y_val))
@@ -110,6 +114,27 @@ def test_class_order_quick(data_dir, tmp_path):
             loss = np.subtract(rows[(name, reference)]["class_accuracy"], rows[(name, order)]["class_accuracy"])
             assert loss.max() <= 0.10, (name, order, loss)
     assert "one class per task" in (tmp_path / "class_order.md").read_text()
+
+
+def test_class_order_rows_name_the_parameters_that_differ_from_their_preset(tmp_path):
+    """A row records the parameters it was measured with; the table names those that are not the preset's (a row
+    measured with ``--set``, or before the preset was rebound), so rows of different models never share a line."""
+    order = _benchmark_module("class_order")
+    params = order.preset_params("cifar10-best", {"max_neurons": 512})
+    assert params["max_neurons"] == 512 and params["preprocessing"] == "standardize" and "n_jobs" not in params
+    plain = {"preset": "cifar10-best", "params": order.preset_params("cifar10-best")}
+    assert order.label(plain) == "cifar10-best"
+    assert order.label({**plain, "params": params}) == "cifar10-best (max_neurons=512)"
+    assert order._setting("max_neurons=512") == ("max_neurons", 512)
+    assert order._setting("class_budget=fair") == ("class_budget", "fair")
+    rows = [{**row, "dataset": "cifar10", "protocol": "iid", "seed": 0, "accuracy": acc, "class_accuracy": [acc]}
+            for row, acc in ((plain, 0.6), ({**plain, "params": params}, 0.7))]
+    table = order.markdown({"quick": False, "rows": rows})
+    assert "| `cifar10-best` | cifar10 | 1 | 60.0 ± 0.0 |" in table
+    assert "| `cifar10-best (max_neurons=512)` | cifar10 | 1 | 70.0 ± 0.0 |" in table
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "class_order.py"), "--set", "whiten_eps=2",
+                          "--presets", "paper", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "not a parameter of the estimator of paper" in out.stderr
 
 
 def test_serve_load_quick(tmp_path):

@@ -119,3 +119,27 @@ def test_a_missing_results_file_is_named_with_the_command_that_makes_it(tmp_path
         site.render("<!-- generated:experiment ablation -->", tmp_path)
     with pytest.raises(ValueError, match="unknown generated block"):
         site.render("<!-- generated:nothing -->", tmp_path)
+
+
+def test_the_headline_shows_the_worst_class_ordered_stream_of_the_same_configuration(tmp_path):
+    """The README's table puts beside a frontier row the worst of the three class-ordered streams that the
+    class-order benchmark measured for the same data set, preprocessing and parameters; "not measured" otherwise
+    (another configuration, or a stream missing)."""
+    from memorynet.models.presets import PRESETS
+
+    result = json.loads((DATA / "frontier.json").read_text())
+    (tmp_path / "frontier.json").write_text(json.dumps(result))
+    chain, _, values = PRESETS["cifar10-best"]
+    params = {"preprocessing": chain, **{k: v for k, v in values.items() if k != "n_jobs"}}
+    runs = [("ordered fit", 0.60), ("declared", 0.58), ("declared", 0.56), ("unannounced", 0.62)]
+    rows = [{"dataset": "cifar10", "preset": "cifar10-best", "params": params, "protocol": p, "accuracy": a}
+            for p, a in runs]
+    (tmp_path / "class_order.json").write_text(json.dumps({"quick": False, "rows": rows}))
+    table = site.headline(tmp_path)
+    preset_line = next(line for line in table.splitlines() if "`cifar10-best` preset" in line)
+    assert "| 57.00 ± 1.00 % |" in preset_line
+    assert table.count("not measured") == len(table.splitlines()) - 3  # header, rule, the preset's row
+    (tmp_path / "class_order.json").write_text(json.dumps({"quick": False, "rows": rows[1:]}))
+    assert "57.00" not in site.headline(tmp_path)  # the ordered fit is missing: not measured
+    (tmp_path / "class_order.json").unlink()
+    assert "| 3 | not measured |" in site.headline(tmp_path)
