@@ -38,8 +38,8 @@ import numpy as np
 
 from memorynet import datasets, preset
 from memorynet.experiments.continual import split_tasks
-from memorynet.experiments.harness import summarize, write_report
-from memorynet.models.presets import PRESETS
+from memorynet.experiments.harness import keep_rows, summarize, write_report
+from memorynet.models.presets import PRESETS, configuration, configuration_name
 from memorynet.models.streaming import learn_chunk
 
 PROTOCOLS = ("iid", "ordered fit", "declared", "unannounced")
@@ -48,20 +48,6 @@ ALL_PROTOCOLS = PROTOCOLS + ("long tail iid",) + tuple(OTHER_ORDERS)
 DATASET = {"paper": ("mnist", "cifar10"), "mnist-rf": ("mnist",), "mnist-best": ("mnist",),
            "cifar10-rf": ("cifar10",), "cifar10-best": ("cifar10",)}
 QUICK_FRACTION = 12  # --quick: a twelfth of the training images and of the memory budget
-
-
-def preset_params(name: str, overrides: dict | None = None) -> dict:
-    """The preprocessing and estimator parameters of preset ``name`` with ``overrides``, less those that never
-    change results."""
-    chain, _, params = PRESETS[name]
-    params = {"preprocessing": chain, **params, **(overrides or {})}
-    return {k: params[k] for k in sorted(params) if k not in ("n_jobs", "verbose")}
-
-
-def label(row: dict) -> str:
-    """The row's preset, with the parameters it was measured with where they are not the preset's today."""
-    differ = {k: v for k, v in row["params"].items() if preset_params(row["preset"]).get(k) != v}
-    return row["preset"] + (f" ({', '.join(f'{k}={v}' for k, v in differ.items())})" if differ else "")
 
 
 def _model(name: str, seed: int, pixel_max: float, fraction: int, overrides: dict):
@@ -119,7 +105,7 @@ def run_protocol(name: str, protocol: str, data, chunks: list[np.ndarray], seed:
     seconds = time.perf_counter() - start
     predicted = model.predict(data.X_test)
     hit = predicted == data.y_test
-    return {"preset": name, "params": preset_params(name, overrides), "protocol": protocol, "seed": seed,
+    return {"preset": name, "params": configuration(name, overrides), "protocol": protocol, "seed": seed,
             "seconds": seconds,
             "accuracy": float(np.mean(hit)),
             "class_accuracy": [float(np.mean(hit[data.y_test == c])) for c in classes],
@@ -143,15 +129,15 @@ def run(data_dir, presets: list[str], seeds: list[int], quick: bool, protocols: 
                                     np.random.default_rng([seed, ALL_PROTOCOLS.index(protocol)]))
                     row = run_protocol(name, protocol, data, chunks, seed, fraction, overrides)
                     rows.append({"dataset": dataset, **row})
-                    print(f"{label(row)} {dataset} seed {seed} {protocol}: {row['accuracy']:.4f} "
-                          f"({row['seconds']:.0f} s)", flush=True)
+                    print(f"{configuration_name(name, row['params'])} {dataset} seed {seed} {protocol}: "
+                          f"{row['accuracy']:.4f} ({row['seconds']:.0f} s)", flush=True)
     return {"quick": quick, "rows": rows}
 
 
 def markdown(result: dict) -> str:
     """Accuracy per preset and protocol (mean ± std over seeds) with the largest drop from i.i.d.; for the other
     orders, the largest loss of one class against its reference (per-class accuracies averaged over seeds)."""
-    key = lambda r: (label(r), r["dataset"], r["protocol"])  # noqa: E731
+    key = lambda r: (configuration_name(r["preset"], r["params"]), r["dataset"], r["protocol"])  # noqa: E731
     groups = {key(runs[0]): (runs, s) for runs, s in summarize(result["rows"], key)}
     models = list(dict.fromkeys((p, d) for p, d, _ in groups))
     main = [p for p in PROTOCOLS if any((*m, p) in groups for m in models)]
@@ -182,7 +168,8 @@ def markdown(result: dict) -> str:
                 loss = 100 * np.max(per_class[reference] - per_class[(*model, order)])
                 mean, std = groups[(*model, order)][1]["accuracy"]
                 cells.append(f"{100 * mean:.1f} ± {100 * std:.1f} ({loss:.1f})")
-            out.append(f"| `{model[0]}` | {model[1]} | {' | '.join(cells)} |")
+            if any(cells):
+                out.append(f"| `{model[0]}` | {model[1]} | {' | '.join(cells)} |")
     return "\n".join(out) + "\n"
 
 
@@ -215,14 +202,12 @@ def main() -> None:
         if unknown:
             parser.error(f"--set {name}: not a parameter of the estimator of {', '.join(unknown)}")
     result = run(args.data_dir, presets, seeds, args.quick, tuple(args.protocols), dict(args.overrides))
-    path = Path(args.out) / "class_order.json"
-    if args.keep and path.exists():
-        old = json.loads(path.read_text())
-        if old.get("quick") != result["quick"]:
-            raise SystemExit(f"{path} holds {'quick' if old.get('quick') else 'full'} rows; --keep mixes neither")
-        key = lambda r: (r["preset"], json.dumps(r["params"]), r["dataset"], r["seed"], r["protocol"])  # noqa: E731
-        rerun = {key(r) for r in result["rows"]}
-        result["rows"] = [r for r in old["rows"] if key(r) not in rerun] + result["rows"]
+    if args.keep:
+        try:
+            result = keep_rows(Path(args.out) / "class_order.json", result, lambda r: (
+                r["preset"], json.dumps(r["params"]), r["dataset"], r["seed"], r["protocol"]))
+        except ValueError as error:
+            parser.error(str(error))
     write_report(args.out, "class_order", result, markdown(result))
 
 

@@ -5,7 +5,10 @@ test set; identical labels, both accuracies, and prediction throughput (median o
     python benchmarks/onnx_runtime.py --data-dir ../shared/data --quick      # minutes: see below
 
 ``--quick``: presets ``paper`` and ``cifar10-rf``, budgets cut to a tenth, fit on 6000 images, 2000 test images,
-one repetition. Writes ``<out>/onnx_runtime.json`` and ``onnx_runtime.md``.
+one repetition. ``--keep``: the rows of an existing ``<out>/onnx_runtime.json`` that this run does not measure
+again are kept (a rebound preset measured alone). Every row records the preset's configuration; a row whose
+configuration is not the preset's today names the difference. Writes ``<out>/onnx_runtime.json`` and
+``onnx_runtime.md``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from memorynet import datasets, export_onnx, preset
-from memorynet.experiments.harness import write_report
+from memorynet.experiments.harness import keep_rows, write_report
+from memorynet.models.presets import configuration, configuration_name
 
 DATASET = {"paper": "mnist", "mnist-rf": "mnist", "mnist-best": "mnist", "cifar10-rf": "cifar10",
            "cifar10-best": "cifar10"}
@@ -59,7 +63,8 @@ def measure(name: str, data, repeats: int, quick: bool) -> dict:
         start = time.perf_counter()
         label, _ = session.run(None, {"images": images})
         runtime.append(time.perf_counter() - start)
-    return {"preset": name, "dataset": data.name, "n_test": len(images), "fit_seconds": fit_seconds,
+    return {"preset": name, "params": configuration(name), "dataset": data.name, "n_test": len(images),
+            "fit_seconds": fit_seconds,
             "onnx_megabytes": size / 2**20, "identical": float(np.mean(label == predicted)),
             "accuracy_package": float(np.mean(predicted == data.y_test)),
             "accuracy_onnx": float(np.mean(label == data.y_test)),
@@ -71,9 +76,10 @@ def markdown(result: dict) -> str:
     out = ["| preset | data | identical labels | accuracy (package) | accuracy (ONNX Runtime) | images/s (package) "
            "| images/s (ONNX Runtime) | ONNX / package | file (MB) |", "|---|---|" + "---:|" * 7]
     for r in result["rows"]:
-        out.append(f"| `{r['preset']}` | {r['dataset']} | {100 * r['identical']:.2f} % | "
-                   f"{100 * r['accuracy_package']:.2f} % | {100 * r['accuracy_onnx']:.2f} % | "
-                   f"{r['images_per_second_package']:.0f} | {r['images_per_second_onnx']:.0f} | "
+        out.append(f"| `{configuration_name(r['preset'], r['params'])}` | {r['dataset']} | "
+                   f"{100 * r['identical']:.2f} % | {100 * r['accuracy_package']:.2f} % | "
+                   f"{100 * r['accuracy_onnx']:.2f} % | {r['images_per_second_package']:.0f} | "
+                   f"{r['images_per_second_onnx']:.0f} | "
                    f"{r['images_per_second_onnx'] / r['images_per_second_package']:.2f} | "
                    f"{r['onnx_megabytes']:.1f} |")
     return "\n".join(out) + "\n"
@@ -85,6 +91,7 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", choices=list(DATASET), default=list(DATASET))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the rows of <out>/onnx_runtime.json not rerun")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     import onnxruntime as ort
@@ -100,6 +107,11 @@ def main() -> None:
         print(rows[-1], flush=True)
     result = {"quick": args.quick, "repeats": repeats, "cpus": os.cpu_count(), "machine": platform.processor(),
               "onnxruntime": ort.__version__, "rows": rows}
+    if args.keep:
+        try:
+            result = keep_rows(Path(args.out) / "onnx_runtime.json", result, lambda r: r["preset"])
+        except ValueError as error:
+            parser.error(str(error))
     write_report(args.out, "onnx_runtime", result, markdown(result))
 
 

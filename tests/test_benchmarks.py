@@ -117,18 +117,16 @@ def test_class_order_quick(data_dir, tmp_path):
 
 
 def test_class_order_rows_name_the_parameters_that_differ_from_their_preset(tmp_path):
-    """A row records the parameters it was measured with; the table names those that are not the preset's (a row
+    """A row records the configuration it was measured with; the table names what is not the preset's (a row
     measured with ``--set``, or before the preset was rebound), so rows of different models never share a line."""
+    from memorynet.models.presets import configuration
+
     order = _benchmark_module("class_order")
-    params = order.preset_params("cifar10-best", {"max_neurons": 512})
-    assert params["max_neurons"] == 512 and params["preprocessing"] == "standardize" and "n_jobs" not in params
-    plain = {"preset": "cifar10-best", "params": order.preset_params("cifar10-best")}
-    assert order.label(plain) == "cifar10-best"
-    assert order.label({**plain, "params": params}) == "cifar10-best (max_neurons=512)"
     assert order._setting("max_neurons=512") == ("max_neurons", 512)
     assert order._setting("class_budget=fair") == ("class_budget", "fair")
-    rows = [{**row, "dataset": "cifar10", "protocol": "iid", "seed": 0, "accuracy": acc, "class_accuracy": [acc]}
-            for row, acc in ((plain, 0.6), ({**plain, "params": params}, 0.7))]
+    plain, bigger = configuration("cifar10-best"), configuration("cifar10-best", {"max_neurons": 512})
+    rows = [{"preset": "cifar10-best", "params": params, "dataset": "cifar10", "protocol": "iid", "seed": 0,
+             "accuracy": acc, "class_accuracy": [acc]} for params, acc in ((plain, 0.6), (bigger, 0.7))]
     table = order.markdown({"quick": False, "rows": rows})
     assert "| `cifar10-best` | cifar10 | 1 | 60.0 ± 0.0 |" in table
     assert "| `cifar10-best (max_neurons=512)` | cifar10 | 1 | 70.0 ± 0.0 |" in table

@@ -217,10 +217,23 @@ def test_the_frontier_reruns_only_the_rows_whose_definition_changed(monkeypatch)
     for score in third["validation"]:
         if score["label"] == headline.label and score["params"]["patch_size"] != 6:
             score["accuracy"] = 0.0
-    frontier.run_frontier(quick=True, progress=False, previous=third)
+    won = frontier.run_frontier(quick=True, progress=False, previous=third)
     assert {r for r in ran if r[0] == "validate"} == {("validate", e.label, tuple(sorted(extra.items())))
                                                       for e in others}
     assert {label for kind, label, _ in ran if kind == "measure"} == {headline.label, *(e.label for e in others)}
+    # a row's own grid grows: its new trial alone is fitted; once it wins, that row alone is measured again
+    grid_row, rows_before = next(e for e in frontier.entries("mnist", True) if e.grid), frontier.entries
+    ran.clear()
+    bigger = frontier._grid(9, 3, 900, None)
+    grown = [dataclasses.replace(e, grid=(*e.grid, bigger)) if e == grid_row else e
+             for e in frontier.entries("mnist", True)]
+    monkeypatch.setattr(frontier, "entries", lambda name, quick: grown)
+    fourth = frontier.run_frontier(quick=True, progress=False, previous=won)
+    assert [r for r in ran if r[0] == "validate"] == [("validate", grid_row.label, tuple(sorted(bigger.items())))]
+    assert {label for kind, label, _ in ran if kind == "measure"} <= {grid_row.label}
+    assert [r for r in fourth["rows"] if r["label"] != grid_row.label] == \
+        [r for r in won["rows"] if r["label"] != grid_row.label]
+    monkeypatch.setattr(frontier, "entries", rows_before)
     # a renamed headline runs its own trials again; the rows that take its unchanged geometry keep theirs
     ran.clear()
     monkeypatch.setitem(frontier.QUICK_CANDIDATES, "mnist", frontier.QUICK_CANDIDATES["mnist"][:-1])
@@ -229,3 +242,42 @@ def test_the_frontier_reruns_only_the_rows_whose_definition_changed(monkeypatch)
     monkeypatch.setattr(frontier, "entries", lambda name, quick: renamed)
     frontier.run_frontier(quick=True, progress=False, previous=second)
     assert {label for kind, label, _ in ran} == {"renamed"}
+
+
+def test_the_continual_run_keeps_the_rows_of_unchanged_learners(monkeypatch):
+    """Resumable by learner: a run given an earlier result measures only the learners whose definition changed
+    (a rebound preset), and keeps every other row as it was."""
+    from types import SimpleNamespace
+
+    from memorynet.experiments import continual
+    from memorynet.experiments.peers import NearestClassMean, StreamingLDA
+
+    labels = np.repeat(np.arange(10), 4)
+    data = SimpleNamespace(X_train=np.zeros((40, 2, 2)), y_train=labels, X_test=np.zeros((40, 2, 2)),
+                           y_test=labels, pixel_max=1.0)
+    learners, ran = {"a": NearestClassMean(), "b": StreamingLDA(0.01)}, []
+    monkeypatch.setattr(continual.datasets, "load", lambda name, data_dir, progress: data)
+    monkeypatch.setattr(continual, "validation_split_indices", lambda n: (np.arange(20), np.arange(20, n)))
+    monkeypatch.setattr(continual, "select_shrinkage", lambda *a: (0.01, {0.01: 1.0}))
+    monkeypatch.setattr(continual, "_learners", lambda *a: {k: (m, "flat") for k, m in learners.items()})
+    monkeypatch.setattr(continual, "_stream", lambda model, *a: ran.append(model) or (np.eye(5), 1.0, 2.0))
+    first = continual.run_continual(quick=True, progress=False)
+    assert len(ran) == 2 and {r["model"] for r in first["rows"]} == {"a", "b"}
+    ran.clear()
+    again = continual.run_continual(quick=True, progress=False, previous=first)
+    assert not ran and again["rows"] == first["rows"]
+    learners["b"] = StreamingLDA(0.1)  # another definition under the same name: measured again
+    third = continual.run_continual(quick=True, progress=False, previous=first)
+    assert ran == [learners["b"]] and third["rows"][0] == first["rows"][0] and third["rows"][1] != first["rows"][1]
+
+
+def test_keep_rows_keeps_the_stored_rows_not_measured_again_and_refuses_to_mix_reduced_and_full(tmp_path):
+    from memorynet.experiments.harness import keep_rows
+
+    path = tmp_path / "results.json"
+    new = {"quick": False, "rows": [{"name": "b", "value": 3}]}
+    assert keep_rows(path, new, lambda r: r["name"]) == new  # nothing stored yet
+    path.write_text(json.dumps({"quick": False, "rows": [{"name": "a", "value": 1}, {"name": "b", "value": 2}]}))
+    assert keep_rows(path, new, lambda r: r["name"])["rows"] == [{"name": "a", "value": 1}, {"name": "b", "value": 3}]
+    with pytest.raises(ValueError, match="holds full rows; keeping them would mix reduced and full runs"):
+        keep_rows(path, {**new, "quick": True}, lambda r: r["name"])

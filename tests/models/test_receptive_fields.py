@@ -145,3 +145,18 @@ def test_positions_on_several_threads_give_the_same_model_and_scores(combine):
         np.testing.assert_array_equal(a.counters, b.counters)
     np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
     np.testing.assert_array_equal(one.class_distances(X), two.class_distances(X))
+
+
+def test_a_preset_configuration_names_what_differs_from_the_preset_today():
+    from memorynet.models.presets import PRESETS, configuration, configuration_name
+
+    today = configuration("cifar10-best")
+    assert today["preprocessing"] == PRESETS["cifar10-best"][0] and "n_jobs" not in today
+    assert today["max_neurons"] == PRESETS["cifar10-best"][2]["max_neurons"]
+    assert configuration_name("cifar10-best", today) == "cifar10-best"
+    bigger = configuration("cifar10-best", {"max_neurons": 4096})
+    assert configuration_name("cifar10-best", bigger) == "cifar10-best (max_neurons=4096)"
+    assert configuration_name("paper", {**configuration("paper"), "preprocessing": "dog"}) == \
+        "paper (preprocessing=dog)"
+    with pytest.raises(ValueError, match="unknown preset 'nope'; choose one of paper"):
+        configuration("nope")

@@ -195,7 +195,7 @@ def run_claim(name: str, out: str | Path, data_dir=None, quick: bool = False, pr
     settings = {"experiment": name, "quick": quick}
     stored = read_results(path, ("settings",))
     same = stored is not None and stored.get("settings") == settings
-    if name == "frontier":  # resumable by trial: it keeps every validation score and test row that still stands
+    if name in ("frontier", "continual"):  # resumable: they keep every score and row that still stands
         fresh = run(data_dir, quick, progress, previous=stored if same else None)
         result = stored if same and all(stored.get(k) == v for k, v in fresh.items()) else fresh
     else:

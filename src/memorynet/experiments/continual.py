@@ -9,10 +9,15 @@ the same stream: the paper's model, the receptive-field preset, the prototype-co
 the peers: streaming LDA (shrinkage chosen on a validation split carved from the training set), nearest class
 mean, an MLP fine-tuned task after task, the same MLP with 200- and 500-image replay buffers, and per-class online
 k-means with as many prototypes as the Memory Network has neurons.
+
+The run is resumable by learner: each row records its learner's definition (every parameter, nested ones
+included), and a run given an earlier result keeps every row whose data set, seed, learner and definition are
+unchanged, so rebinding a preset measures that preset's rows only.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -28,7 +33,7 @@ from .harness import VALIDATION_SIZE, summarize, validation_split_indices
 from .peers import NearestClassMean, PerClassKMeans, ReplayMLP, StreamingLDA
 
 __all__ = ["split_tasks", "average_accuracy", "backward_transfer", "forgetting", "forgetting_after_learning",
-           "select_shrinkage", "run_continual", "summary", "markdown", "QUOTED", "SHRINKAGES"]
+           "select_shrinkage", "definition", "run_continual", "summary", "markdown", "QUOTED", "SHRINKAGES"]
 
 NEURONS = 2000  # the paper model's budget here; k-means gets NEURONS / n_classes prototypes per class
 SHRINKAGES = (1e-4, 1e-3, 1e-2, 1e-1, 0.5)
@@ -148,12 +153,21 @@ def _stream(model, view: str, train: dict, test: dict, order: list[np.ndarray], 
     return R, train_seconds, predict_seconds
 
 
-def run_continual(data_dir=None, quick: bool = False, progress: bool = True) -> dict:
+def definition(learner) -> str:
+    """What a learner is, as a comparable key: every parameter, those of nested estimators under their own names."""
+    values = learner.get_params(deep=True)
+    return json.dumps({k: repr(v) for k, v in sorted(values.items()) if k != "steps" and not hasattr(v, "get_params")})
+
+
+def run_continual(data_dir=None, quick: bool = False, progress: bool = True, previous: dict | None = None) -> dict:
     """Split-MNIST and Split-CIFAR-10, every learner, 3 seeds (``quick``: MNIST, one seed, 2000 training and 500
-    test images per task). Each seed shuffles the images within each task; the task order is fixed."""
+    test images per task). Each seed shuffles the images within each task; the task order is fixed. The rows of
+    ``previous`` (an earlier result of the same settings) whose learner has the same definition are kept."""
     names = ("mnist",) if quick else ("mnist", "cifar10")
     seeds = (0,) if quick else (0, 1, 2)
     rows, choices = [], {}
+    stored = {(r["dataset"], r["seed"], r["model"], r.get("definition"), r["train_images"]): r
+              for r in (previous or {}).get("rows", [])}
     for name in names:
         data = datasets.load(name, data_dir, progress=False)
         flat = {"train": scale_pixels(data.X_train, data.pixel_max).reshape(len(data.y_train), -1),
@@ -173,15 +187,19 @@ def run_continual(data_dir=None, quick: bool = False, progress: bool = True) -> 
             learners = _learners(name, seed, len(classes), shrinkage, data.pixel_max, len(order[0]), quick)
             for label, (model, view) in tqdm(learners.items(), desc=f"continual {name} seed {seed}",
                                              disable=not progress):
+                key = (name, seed, label, definition(model), int(sum(len(o) for o in order)))
+                if key in stored:
+                    rows.append(stored[key])
+                    continue
                 R, train_s, predict_s = _stream(model, view, train, test, order, test_rows, data.y_train,
                                                 data.y_test, classes)
                 matrix = [[None if np.isnan(v) else float(v) for v in row] for row in R]  # JSON: null, not NaN
-                rows.append({"dataset": name, "seed": seed, "model": label, "matrix": matrix,
+                rows.append({"dataset": name, "seed": seed, "model": label, "definition": key[3], "matrix": matrix,
                              "accuracy_seen": [float(np.mean(R[i, :i + 1])) for i in range(len(R))],
                              "average_accuracy": average_accuracy(R), "backward_transfer": backward_transfer(R),
                              "forgetting": forgetting(R), "forgetting_after_learning": forgetting_after_learning(R),
                              "train_seconds": train_s, "predict_seconds": predict_s,
-                             "train_images": int(sum(len(o) for o in order))})
+                             "train_images": key[4]})
     return {"rows": rows, "selection": choices, "quoted": QUOTED}
 
 

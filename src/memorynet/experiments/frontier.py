@@ -12,9 +12,9 @@ ran (traced: NumPy arrays and Python objects) and the number of values it learnt
 validation grid (the receptive fields on deskewed digits try :data:`DESKEWED_RF_GRID`).
 
 The run is resumable by trial: the results file keeps each data set's plan (its rows, candidates, seeds, shrinkages
-and model defaults); while the seeds, shrinkages and defaults stand, an unchanged row keeps the validation scores of
-every trial it had fitted and its test runs while its choice is the same, so adding a candidate fits that candidate
-only (and measures the rows it wins).
+and model defaults); while the seeds, shrinkages and defaults stand, an unchanged row (its own grid may grow) keeps
+the validation scores of every trial it had fitted and its test runs while its choice is the same, so adding a
+candidate, or a trial to a row's grid, fits that trial only (and measures the rows it wins).
 """
 
 from __future__ import annotations
@@ -57,8 +57,12 @@ CANDIDATES = {"mnist": (_grid(7, 3, 128, 1.0), _grid(7, 3, 128, 3.0)),
                           _grid(8, 4, 128, 1.0, **_PREVIOUS_WARMUP), _grid(8, 4, 384, 1.0, **_PREVIOUS_WARMUP))}
 QUICK_CANDIDATES = {"mnist": (_grid(8, 4, 32, 1.0, warmup=1000, whiten_images=500),
                               _grid(7, 3, 32, 3.0, warmup=1000, whiten_images=500))}
-# The receptive fields on deskewed digits: the geometries tried on the validation split.
-DESKEWED_RF_GRID = (_grid(14, 7, 20000, None), _grid(12, 4, 20000, None), _grid(10, 6, 20000, None))
+# The receptive fields on deskewed digits: the geometries tried on the validation split, with a third of MNIST's
+# training images per position, and with room for every one of them (each position then keeps every patch it saw,
+# whatever the order of the classes).
+DESKEWED_RF_GRID = (_grid(14, 7, 20000, None), _grid(12, 4, 20000, None), _grid(10, 6, 20000, None),
+                    _grid(14, 7, 60000, None), _grid(12, 4, 60000, None), _grid(10, 6, 60000, None),
+                    _grid(10, 4, 60000, None))
 QUICK_DESKEWED_RF_GRID = (_grid(14, 7, 500, None), _grid(12, 4, 500, None))
 NEXT_SIZE = 512  # prototypes per position of the "next size" row (CIFAR-10)
 SEEDS, QUICK_SEEDS = (0, 1, 2), (0, 1)  # the ablations run on the first seed only (each costs a headline fit)
@@ -256,11 +260,12 @@ def _plan(name: str, quick: bool) -> dict:
 
 def _earlier(previous: dict | None, name: str, plan: dict, entry: dict) -> tuple[list[dict], list[dict]]:
     """The validation scores and test rows of ``entry`` (as ``plan`` stores it) in ``previous`` that still stand:
-    the entry is unchanged, and so are the data set's seeds, shrinkages and model defaults (the candidates may
-    differ: each stored score names the parameters it was fitted with)."""
+    the entry is unchanged but for its own grid, and so are the data set's seeds, shrinkages and model defaults
+    (the candidates and the grid may differ: each stored score names the parameters it was fitted with)."""
     old = (previous or {}).get("plans", {}).get(name)
-    if old is None or entry not in old["entries"] or any(old.get(key) != plan[key] for key in
-                                                         ("seeds", "shrinkages", "defaults")):
+    gridless = lambda e: {k: v for k, v in e.items() if k != "grid"}  # noqa: E731
+    if old is None or gridless(entry) not in map(gridless, old["entries"]) or any(
+            old.get(key) != plan[key] for key in ("seeds", "shrinkages", "defaults")):
         return [], []
     mine = (name, entry["label"])
     return ([v for v in previous["validation"] if (v["dataset"], v["label"]) == mine],

@@ -19,7 +19,7 @@ from ..models.presets import MODEL_KINDS
 from .peers import RandomFeatureLDA, StreamingLDA
 
 __all__ = ["VALIDATION_SIZE", "validation_split_indices", "KINDS", "make_estimator", "summarize", "write_results",
-           "write_report", "read_results"]
+           "write_report", "keep_rows", "read_results"]
 
 VALIDATION_SIZE = 10000
 _SPLIT_SEED = 12345
@@ -72,6 +72,20 @@ def write_results(path: str | Path, payload: dict, indent: int = 1) -> Path:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(payload, indent=indent, sort_keys=True).encode()
     return atomic_write(Path(path), lambda fh: fh.write(text))
+
+
+def keep_rows(path: str | Path, result: dict, key: Callable[[dict], Hashable], flag: str = "quick") -> dict:
+    """``result`` with the rows of the results file at ``path`` (if there) that it does not measure again
+    (``key`` names a row), first; refused when one of them comes from a reduced run (``flag``) and the other not."""
+    path = Path(path)
+    if not path.exists():
+        return result
+    old = json.loads(path.read_text())
+    if bool(old.get(flag)) != bool(result.get(flag)):
+        raise ValueError(f"{path} holds {'reduced' if old.get(flag) else 'full'} rows; keeping them would mix "
+                         "reduced and full runs (write elsewhere with --out)")
+    again = {key(r) for r in result["rows"]}
+    return {**result, "rows": [r for r in old["rows"] if key(r) not in again] + result["rows"]}
 
 
 def write_report(out: str | Path, name: str, result: dict, table: str) -> Path:

@@ -17,7 +17,7 @@ from .preprocessing import ImagePreprocessor
 from .prototype_codes import PrototypeCodeClassifier
 from .receptive_fields import LocalReceptiveFieldClassifier
 
-__all__ = ["MODEL_KINDS", "PRESETS", "preset"]
+__all__ = ["MODEL_KINDS", "PRESETS", "preset", "configuration", "configuration_name"]
 
 # the library's kinds of model, by the name the experiments and results files give them
 MODEL_KINDS = {"paper": MemoryNetworkClassifier, "receptive-fields": LocalReceptiveFieldClassifier,
@@ -31,7 +31,7 @@ PRESETS = {
                    {"patch_size": 8, "stride": 4, "max_neurons": 5000, "n_jobs": -1}),
     # the best validation accuracy of `memorynet reproduce --only frontier` (its results file names the choice)
     "mnist-best": ("deskew+dog+standardize", LocalReceptiveFieldClassifier,
-                   {"patch_size": 12, "stride": 4, "max_neurons": 20000, "n_jobs": -1}),
+                   {"patch_size": 10, "stride": 4, "max_neurons": 60000, "n_jobs": -1}),
     "cifar10-best": ("standardize", PrototypeCodeClassifier,
                      {"patch_size": 8, "stride": 4, "max_neurons": 384, "whiten_eps": 1.0, "shrinkage": 0.01,
                       "n_jobs": -1}),
@@ -48,3 +48,21 @@ def preset(name: str, random_state=None, pixel_max: float = 255.0, **overrides) 
     chain, cls, params = PRESETS[name]
     estimator = cls(**{**params, "random_state": random_state, **overrides})
     return Pipeline([("preprocess", ImagePreprocessor(chain, pixel_max)), ("network", estimator)])
+
+
+def configuration(name: str, overrides: dict | None = None) -> dict:
+    """What preset ``name`` is (with estimator parameters ``overrides`` replaced), as a results file records it:
+    its preprocessing chain and estimator parameters, less those that never change results."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    chain, _, params = PRESETS[name]
+    params = {"preprocessing": chain, **params, **(overrides or {})}
+    return {k: params[k] for k in sorted(params) if k not in ("n_jobs", "verbose")}
+
+
+def configuration_name(name: str, recorded: dict) -> str:
+    """Preset ``name``, with the values of a ``recorded`` :func:`configuration` that are not the preset's today
+    (measured with an override, or before the preset was rebound), e.g. ``"cifar10-best (max_neurons=512)"``."""
+    today = configuration(name)
+    differ = [f"{k}={v}" for k, v in recorded.items() if today.get(k) != v]
+    return name + (f" ({', '.join(differ)})" if differ else "")
