@@ -213,6 +213,8 @@ def _best_preset(task: dict) -> dict:
     (traced, as the frontier table reports it)."""
     import tracemalloc
 
+    from memorynet.models.presets import configuration
+
     X, y, X_test, y_test, model = _raw_task(task)
     tracemalloc.start()
     try:
@@ -224,7 +226,8 @@ def _best_preset(task: dict) -> dict:
         tracemalloc.stop()
     if not np.array_equal(predicted, again):
         raise AssertionError(f"{task['preset']} predicted the same images differently the second time")
-    return {"preset": task["preset"], "dataset": task["dataset"], "n_train": len(X), "n_test": len(X_test),
+    return {"preset": task["preset"], "params": configuration(task["preset"], task.get("overrides")),
+            "dataset": task["dataset"], "n_train": len(X), "n_test": len(X_test),
             "fit_seconds": fit_s, "predict_seconds": predict_s, "images_per_second": len(X_test) / predict_s,
             "served_images_per_second": len(X_test) / again_s,
             "accuracy": float(np.mean(predicted == y_test)), "peak_working_mb": peak / 2 ** 20}
@@ -447,11 +450,14 @@ def markdown(results: dict) -> str:
                   f"{r['fit_seconds']:.2f} | {r['fit_products_seconds']:.2f} | {r['predict_seconds']:.2f} | "
                   f"{r['predict_products_seconds']:.2f} |" for r in results["presets"]]
     if results.get("best"):
+        from memorynet.models.presets import configuration_name
+
         lines += ["", "| preset (the frontier's winner) | data | train / test images | fit s | predict s | images/s "
                   "| images/s once solved | accuracy | peak beyond data MB |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-        lines += [f"| {r['preset']} | {r['dataset']} | {r['n_train']} / {r['n_test']} | {r['fit_seconds']:.1f} | "
-                  f"{r['predict_seconds']:.1f} | {r['images_per_second']:.0f} | "
+        lines += [f"| {configuration_name(r['preset'], r['params'])} | {r['dataset']} | {r['n_train']} / "
+                  f"{r['n_test']} | {r['fit_seconds']:.1f} | {r['predict_seconds']:.1f} | "
+                  f"{r['images_per_second']:.0f} | "
                   f"{r['served_images_per_second']:.0f} | {100 * r['accuracy']:.2f} % | "
                   f"{r['peak_working_mb']:.0f} |" for r in results["best"]]
     return "\n".join(lines) + "\n"
