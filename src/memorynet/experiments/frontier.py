@@ -58,8 +58,8 @@ CANDIDATES = {"mnist": (_grid(7, 3, 128, 1.0), _grid(7, 3, 128, 3.0)),
 QUICK_CANDIDATES = {"mnist": (_grid(8, 4, 32, 1.0, warmup=1000, whiten_images=500),
                               _grid(7, 3, 32, 3.0, warmup=1000, whiten_images=500))}
 # The receptive fields on deskewed digits: the geometries tried on the validation split, with a third of MNIST's
-# training images per position, and with room for every one of them (each position then keeps every patch it saw,
-# whatever the order of the classes).
+# training images per position, and with room for every one of them (each class then keeps about every patch it
+# brings, up to its fair share of the memory, whatever the order of the classes).
 DESKEWED_RF_GRID = (_grid(14, 7, 20000, None), _grid(12, 4, 20000, None), _grid(10, 6, 20000, None),
                     _grid(14, 7, 60000, None), _grid(12, 4, 60000, None), _grid(10, 6, 60000, None),
                     _grid(10, 4, 60000, None))

@@ -38,14 +38,19 @@ PRESETS = {
 }
 
 
+def _preset_entry(name: str) -> tuple:
+    """``PRESETS[name]``, or an error that lists the presets."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
 def preset(name: str, random_state=None, pixel_max: float = 255.0, **overrides) -> Pipeline:
     """An unfitted pipeline for the named preset; feed it raw images (intensities 0..``pixel_max``).
 
     ``overrides`` replace estimator parameters (e.g. ``verbose=True``, ``search_backend="faiss"``).
     """
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    chain, cls, params = PRESETS[name]
+    chain, cls, params = _preset_entry(name)
     estimator = cls(**{**params, "random_state": random_state, **overrides})
     return Pipeline([("preprocess", ImagePreprocessor(chain, pixel_max)), ("network", estimator)])
 
@@ -53,9 +58,7 @@ def preset(name: str, random_state=None, pixel_max: float = 255.0, **overrides) 
 def configuration(name: str, overrides: dict | None = None) -> dict:
     """What preset ``name`` is (with estimator parameters ``overrides`` replaced), as a results file records it:
     its preprocessing chain and estimator parameters, less those that never change results."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    chain, _, params = PRESETS[name]
+    chain, _, params = _preset_entry(name)
     params = {"preprocessing": chain, **params, **(overrides or {})}
     return {k: params[k] for k in sorted(params) if k not in ("n_jobs", "verbose")}
 
