@@ -156,10 +156,10 @@ def markdown(result: dict) -> str:
     if others:
         out += ["", "Other orders: accuracy, and in brackets the largest loss of one class against the reference "
                 "(points; `long tail` against `long tail iid`, the others against `iid`).", "",
-                "| preset | data | " + " | ".join(others) + " |", "|---|---|" + "---:|" * len(others)]
+                "| preset | data | seeds | " + " | ".join(others) + " |", "|---|---|---:|" + "---:|" * len(others)]
         per_class = {k: np.mean([r["class_accuracy"] for r in runs], axis=0) for k, (runs, _) in groups.items()}
         for model in models:
-            cells = []
+            cells, seeds = [], set()
             for order in others:
                 reference = (*model, OTHER_ORDERS[order])
                 if (*model, order) not in groups or reference not in groups:
@@ -167,9 +167,11 @@ def markdown(result: dict) -> str:
                     continue
                 loss = 100 * np.max(per_class[reference] - per_class[(*model, order)])
                 mean, std = groups[(*model, order)][1]["accuracy"]
+                seeds.add(groups[(*model, order)][1]["seeds"])
                 cells.append(f"{100 * mean:.1f} ± {100 * std:.1f} ({loss:.1f})")
             if any(cells):
-                out.append(f"| `{model[0]}` | {model[1]} | {' | '.join(cells)} |")
+                counted = "/".join(str(n) for n in sorted(seeds))  # one number unless the orders differ
+                out.append(f"| `{model[0]}` | {model[1]} | {counted} | {' | '.join(cells)} |")
     return "\n".join(out) + "\n"
 
 
