@@ -23,6 +23,7 @@ import wings
 
 from memorynet.experiments import claims, continual, frontier
 from memorynet.experiments import grids as experiments
+from memorynet.experiments.harness import summarize as experiments_summarize
 from memorynet.io.atomic import atomic_write
 from memorynet.models import parameters as params
 
@@ -80,15 +81,14 @@ def _worst_ordered(data: Path) -> dict[str, str]:
     class-ordered stream (5 tasks of 2 classes), mean ± std over seeds."""
     if not (data / "class_order.json").exists():
         return {}
-    runs: dict[str, dict[str, list[float]]] = {}
-    for r in _load(data, "class_order")["rows"]:
-        if r["protocol"] in _ORDERED:
-            key = _configuration(r["dataset"], r["params"]["preprocessing"],
-                                 {k: v for k, v in r["params"].items() if k != "preprocessing"})
-            runs.setdefault(key, {}).setdefault(r["protocol"], []).append(r["accuracy"])
-    worst = {key: min(protocols.values(), key=np.mean) for key, protocols in runs.items()
-             if set(protocols) == set(_ORDERED)}
-    return {key: f"{100 * np.mean(a):.2f} ± {100 * np.std(a):.2f} %" for key, a in worst.items()}
+    rows = [r for r in _load(data, "class_order")["rows"] if r["protocol"] in _ORDERED]
+    key = lambda r: (_configuration(r["dataset"], r["params"]["preprocessing"], r["params"]), r["protocol"])  # noqa: E731
+    streams: dict[str, dict[str, tuple[float, float]]] = {}
+    for runs, stats in experiments_summarize(rows, key):
+        configuration, protocol = key(runs[0])
+        streams.setdefault(configuration, {})[protocol] = stats["accuracy"]
+    return {configuration: "{:.2f} ± {:.2f} %".format(*(100 * v for v in min(found.values())))
+            for configuration, found in streams.items() if set(found) == set(_ORDERED)}
 
 
 def headline(data: Path) -> str:
