@@ -103,8 +103,7 @@ def headline(data: Path) -> str:
         if r["role"] != "peer" or r["label"].startswith(("the paper's", "local receptive")):
             if r["role"] == "ablation":
                 continue
-            best = (f" (`{r['dataset']}-best` preset)" if chosen.get(r["dataset"]) == r["label"] else
-                    " (the next size, not a preset)" if r["role"] == "next size" else "")
+            best = f" (`{r['dataset']}-best` preset)" if chosen.get(r["dataset"]) == r["label"] else ""
             name = (r["label"].replace(" (headline)", "").replace(" (previous preset)", "")
                     .replace("the same dictionaries", "dictionaries + triangle codes + LDA readout"))
             streams = ordered.get(_configuration(r["dataset"], r["chain"], r["params"]), "not measured")

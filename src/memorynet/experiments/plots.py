@@ -73,7 +73,7 @@ def plot_frontier(rows: list[dict], path) -> Path:
     (star: headline, square: ablation, circle: peer) and the legend below names each row."""
     names = list(dict.fromkeys(r["dataset"] for r in rows))
     fig, axes = plt.subplots(1, len(names), figsize=(7.5 * len(names), 6.5), squeeze=False)
-    markers = {"headline": "*", "ablation": "s", "next size": "D", "peer": "o"}
+    markers = {"headline": "*", "ablation": "s", "peer": "o"}
     for ax, name in zip(axes[0], names):
         for i, r in enumerate(r for r in rows if r["dataset"] == name):
             label = r["label"] if r["role"] in r["label"] else f"{r['label']} ({r['role']})"

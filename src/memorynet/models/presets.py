@@ -33,7 +33,7 @@ PRESETS = {
     "mnist-best": ("deskew+dog+standardize", LocalReceptiveFieldClassifier,
                    {"patch_size": 10, "stride": 4, "max_neurons": 60000, "n_jobs": -1}),
     "cifar10-best": ("standardize", PrototypeCodeClassifier,
-                     {"patch_size": 8, "stride": 4, "max_neurons": 384, "whiten_eps": 1.0, "shrinkage": 0.01,
+                     {"patch_size": 8, "stride": 4, "max_neurons": 512, "whiten_eps": 1.0, "shrinkage": 0.01,
                       "n_jobs": -1}),
 }
 
