@@ -172,6 +172,8 @@ def _preset_products(task: dict) -> dict:
     training compares, after the memory fills, each batch's inputs of class c with the neurons of class c. With no
     threshold every position grows the same rows, so every position's training products have the same shapes.
     """
+    from memorynet.models.presets import configuration
+
     X, y, X_test, _, model = _raw_task(task)
     fit_s, _ = _timed(lambda: model.fit(X, y))
     predict_s, _ = _timed(lambda: model.predict(X_test), task["repeats"])
@@ -200,7 +202,8 @@ def _preset_products(task: dict) -> dict:
 
     predict_bound, _ = _timed(prediction_products, task["repeats"])
     fit_bound, _ = _timed(training_products, task["repeats"]) if shapes else (0.0, None)
-    return {"preset": task["preset"], "dataset": task["dataset"], "positions": len(sizes), "width": width,
+    return {"preset": task["preset"], "params": configuration(task["preset"], task.get("overrides")),
+            "dataset": task["dataset"], "positions": len(sizes), "width": width,
             "n_train": len(X), "n_test": len(X_test), "fit_seconds": fit_s, "predict_seconds": predict_s,
             "fit_products_seconds": fit_bound, "predict_products_seconds": predict_bound,
             "fit_ratio": fit_s / fit_bound if fit_bound else None, "predict_ratio": predict_s / predict_bound}
@@ -372,8 +375,10 @@ def targets(results: dict) -> str:
              _target(f"training at {results['training']['max_neurons']} neurons vs its same-label products",
                      results["training"]["ratio"], 2.0, False),
              *[_target(f"{r['preset']} {what} vs its distance products", r[f"{what}_ratio"], bound, False)
-               for r in results.get("presets", []) for what, bound in (("predict", 1.5), ("fit", 2.0))
-               if r[f"{what}_ratio"] is not None],
+               if r[f"{what}_ratio"] is not None else
+               f"| {r['preset']} {what} vs its distance products | — | <= {bound} | no products: the memory never "
+               "fills, every image becomes a neuron |"
+               for r in results.get("presets", []) for what, bound in (("predict", 1.5), ("fit", 2.0))],
              *[line for r in results.get("best", []) if r["preset"] == "cifar10-best" for line in (
                  _target("cifar10-best prediction, images/s (absolute)", r["images_per_second"], 2000, True, ".0f"),
                  _target("cifar10-best prediction once its readout is solved, images/s (absolute)",

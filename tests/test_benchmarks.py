@@ -60,6 +60,18 @@ def _benchmark_module(name: str):
     return module
 
 
+def test_targets_say_when_a_preset_has_no_training_products_to_compare():
+    """A preset with room for every image never searches a full memory while it trains: its fit target says so
+    instead of vanishing from the table, and its prediction target is still measured."""
+    module = _benchmark_module("run_benchmarks")
+    results = {"search": [{"max_neurons": 10, "seconds": {"faiss": 1.0, "numpy": 1.0}}],
+               "training": {"max_neurons": 10, "ratio": 1.5},
+               "presets": [{"preset": "cifar10-rf", "predict_ratio": 1.2, "fit_ratio": None}]}
+    table = module.targets(results)
+    assert "| cifar10-rf predict vs its distance products | 1.20 | <= 1.5 | met |" in table
+    assert "| cifar10-rf fit vs its distance products | — | <= 2.0 | no products: the memory never fills" in table
+
+
 def test_readout_probe_quick(data_dir, tmp_path):
     """The probe's summed distances are those of the receptive fields fit on the same images in the same order
     (its chunks are whole batches): the same accuracy, to the image."""

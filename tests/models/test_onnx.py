@@ -132,6 +132,22 @@ def test_bad_input_to_the_exporter(digits, tmp_path):
     assert existing.read_bytes() == b"old"
 
 
+def test_memories_too_large_for_one_file_are_refused_before_anything_is_written(digits, tmp_path, monkeypatch):
+    from memorynet.models import onnx_export
+
+    X, y, _, _ = digits
+    model = MemoryNetworkClassifier(50, random_state=0).fit(X[:100], y[:100])
+    held = model.banks_[0].memories.nbytes
+    monkeypatch.setattr(onnx_export, "PROTOBUF_LIMIT", held - 1)  # one byte short of the model's memories
+    existing = tmp_path / "kept.onnx"
+    existing.write_bytes(b"old")
+    with pytest.raises(ValueError, match="more than one ONNX file can hold.*smaller max_neurons"):
+        model.to_onnx(existing)
+    assert existing.read_bytes() == b"old"
+    monkeypatch.setattr(onnx_export, "PROTOBUF_LIMIT", held)  # exactly the limit: exported
+    assert model.to_onnx(existing).graph.node
+
+
 @pytest.mark.parametrize("name", ["paper", "mnist-rf", "mnist-best", "cifar10-rf", "cifar10-best"])
 def test_every_preset_on_its_whole_test_set(name, mnist, cifar10):
     """Each preset (budgets cut to a tenth, fit on 6000 images) agrees with ONNX Runtime on the whole test set."""

@@ -189,12 +189,17 @@ def experiment(name: str, quick: bool = False) -> Experiment:
                           ("dog+standardize", 12, 4, 6000)],
                 "cifar10": [("standardize", 16, 8, 5000), ("opponent+standardize", 16, 8, 5000), ("lcn", 16, 8, 5000),
                             ("standardize", 8, 4, 5000), ("standardize", 12, 4, 5000),
-                            ("opponent+standardize", 8, 4, 5000), ("opponent+standardize", 8, 4, 10000)]}
+                            ("opponent+standardize", 8, 4, 5000), ("opponent+standardize", 8, 4, 10000),
+                            # the presets' fair class budget, with the memory of the first choice and with room for
+                            # every image (the cifar10-rf preset: the same memory whatever the order of the classes)
+                            ("opponent+standardize", 8, 4, 5000, "fair"),
+                            ("opponent+standardize", 8, 4, 50000, "fair")]}
         if quick:
             grid = {"mnist": [("dog", 14, 7, 1000)]}
-        configs = tuple(RunConfig(f"receptive fields {ps}px/{st}px", dataset, n, preprocessing=chain, patch_size=ps,
-                                  stride=st, split="validation")
-                        for dataset, rows in grid.items() for chain, ps, st, n in rows)
+        configs = tuple(RunConfig(f"receptive fields {ps}px/{st}px" + "".join(f", {b} class budget" for b in budget),
+                                  dataset, n, preprocessing=chain, patch_size=ps, stride=st, split="validation",
+                                  **{"class_budget": b for b in budget})
+                        for dataset, rows in grid.items() for chain, ps, st, n, *budget in rows)
         return Experiment("rf-validation", "Local receptive fields on the validation split (preset choice)", configs,
                           (0,))
     if name == "ablation":

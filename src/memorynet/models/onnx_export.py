@@ -24,6 +24,18 @@ from .preprocessing import ImagePreprocessor, check_chain
 __all__ = ["export_onnx", "onnx_metadata"]
 
 _ELEMENT_TYPES = {"i": 7, "u": 7, "b": 9, "f": 11, "U": 8, "O": 8}  # int64, bool, double, string
+# a protobuf message (the ONNX file) holds at most 2 GiB; the banks' memories are most of it, and the rest of the
+# graph (preprocessing, readout weights, labels) needs far less than the margin
+PROTOBUF_LIMIT = 2 ** 31 - 2 ** 26
+
+
+def _check_size(estimator) -> None:
+    """Refuse, before any tensor is copied, a model whose memories alone overflow one ONNX file."""
+    held = sum(bank.memories.nbytes for bank in getattr(estimator, "banks_", []))
+    if held > PROTOBUF_LIMIT:
+        raise ValueError(f"the model's memories take {held / 2 ** 30:.2f} GiB, more than one ONNX file can hold "
+                         f"(about {PROTOBUF_LIMIT / 2 ** 30:.2f} GiB: a protobuf message is limited to 2 GiB); "
+                         "export a model with a smaller max_neurons")
 
 
 def _parts(model) -> tuple[ImagePreprocessor | None, object]:
@@ -62,11 +74,13 @@ def export_onnx(model, path: str | os.PathLike | None = None, *, class_names: li
     written to ``path`` too when given (atomically: an existing file is only replaced by a complete one).
 
     ``class_names`` (one per class, optional) go into the metadata beside the classes. Raises ValueError for a
-    pipeline with other steps, NotFittedError for an unfitted model, NotImplementedError for an estimator (or a
-    setting, such as ``distance="l1"``) without an ONNX form.
+    pipeline with other steps or memories too large for one file (``PROTOBUF_LIMIT`` bytes), NotFittedError for
+    an unfitted model, NotImplementedError for an estimator (or a setting, such as ``distance="l1"``) without an
+    ONNX form.
     """
     preprocessor, estimator = _parts(model)
     meta = onnx_metadata(model)
+    _check_size(estimator)
     if class_names is not None:
         if len(class_names) != len(estimator.classes_):
             raise ValueError(f"{len(class_names)} class names for {len(estimator.classes_)} classes")
