@@ -136,12 +136,12 @@ def test_class_order_rows_name_the_parameters_that_differ_from_their_preset(tmp_
     order = _benchmark_module("class_order")
     assert order._setting("max_neurons=512") == ("max_neurons", 512)
     assert order._setting("class_budget=fair") == ("class_budget", "fair")
-    plain, bigger = configuration("cifar10-best"), configuration("cifar10-best", {"max_neurons": 512})
+    plain, bigger = configuration("cifar10-best"), configuration("cifar10-best", {"max_neurons": 1024})
     rows = [{"preset": "cifar10-best", "params": params, "dataset": "cifar10", "protocol": "iid", "seed": 0,
              "accuracy": acc, "class_accuracy": [acc]} for params, acc in ((plain, 0.6), (bigger, 0.7))]
     table = order.markdown({"quick": False, "rows": rows})
     assert "| `cifar10-best` | cifar10 | 1 | 60.0 ± 0.0 |" in table
-    assert "| `cifar10-best (max_neurons=512)` | cifar10 | 1 | 70.0 ± 0.0 |" in table
+    assert "| `cifar10-best (max_neurons=1024)` | cifar10 | 1 | 70.0 ± 0.0 |" in table
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "class_order.py"), "--set", "whiten_eps=2",
                           "--presets", "paper", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "not a parameter of the estimator of paper" in out.stderr
