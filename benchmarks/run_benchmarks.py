@@ -362,6 +362,15 @@ def _target(what: str, ratio: float, target: float, at_least: bool, fmt: str = "
     return f"| {what} | {ratio:{fmt}} | {'>=' if at_least else '<='} {target} | {'met' if met else 'missed'} |"
 
 
+def _products_target(row: dict, what: str, bound: float) -> str:
+    """A preset's ``what`` ("fit" or "predict") against its distance products; a fit that never searched a full
+    memory has no products to compare, and says so."""
+    name = f"{row['preset']} {what} vs its distance products"
+    if row[f"{what}_ratio"] is None:
+        return f"| {name} | — | <= {bound} | no products: the memory never fills, every image becomes a neuron |"
+    return _target(name, row[f"{what}_ratio"], bound, False)
+
+
 def targets(results: dict) -> str:
     """The speed targets of the project, each as ratio / target / met or missed, from this run's figures."""
     search = results["search"][0]  # MNIST, the largest bank
@@ -374,10 +383,7 @@ def targets(results: dict) -> str:
                      speed["numpy"], 1.05, True),
              _target(f"training at {results['training']['max_neurons']} neurons vs its same-label products",
                      results["training"]["ratio"], 2.0, False),
-             *[_target(f"{r['preset']} {what} vs its distance products", r[f"{what}_ratio"], bound, False)
-               if r[f"{what}_ratio"] is not None else
-               f"| {r['preset']} {what} vs its distance products | — | <= {bound} | no products: the memory never "
-               "fills, every image becomes a neuron |"
+             *[_products_target(r, what, bound)
                for r in results.get("presets", []) for what, bound in (("predict", 1.5), ("fit", 2.0))],
              *[line for r in results.get("best", []) if r["preset"] == "cifar10-best" for line in (
                  _target("cifar10-best prediction, images/s (absolute)", r["images_per_second"], 2000, True, ".0f"),

@@ -155,6 +155,14 @@ def _ablation(dataset: str, n: int, step: str, quick: bool) -> tuple[RunConfig, 
     return tuple(alone + combined)
 
 
+def _rf_validation_run(dataset: str, chain: str, patch_size: int, stride: int, neurons: int,
+                       class_budget: str = "shared") -> RunConfig:
+    """One receptive-field setting scored on the validation split; a budget other than the default names itself."""
+    budget = "" if class_budget == "shared" else f", {class_budget} class budget"
+    return RunConfig(f"receptive fields {patch_size}px/{stride}px{budget}", dataset, neurons, preprocessing=chain,
+                     patch_size=patch_size, stride=stride, split="validation", class_budget=class_budget)
+
+
 def experiment(name: str, quick: bool = False) -> Experiment:
     """The named experiment, full or ``quick`` (fewer values, 2 seeds)."""
     if name == "mnist":
@@ -196,10 +204,7 @@ def experiment(name: str, quick: bool = False) -> Experiment:
                             ("opponent+standardize", 8, 4, 50000, "fair")]}
         if quick:
             grid = {"mnist": [("dog", 14, 7, 1000)]}
-        configs = tuple(RunConfig(f"receptive fields {ps}px/{st}px" + "".join(f", {b} class budget" for b in budget),
-                                  dataset, n, preprocessing=chain, patch_size=ps, stride=st, split="validation",
-                                  **{"class_budget": b for b in budget})
-                        for dataset, rows in grid.items() for chain, ps, st, n, *budget in rows)
+        configs = tuple(_rf_validation_run(dataset, *row) for dataset, rows in grid.items() for row in rows)
         return Experiment("rf-validation", "Local receptive fields on the validation split (preset choice)", configs,
                           (0,))
     if name == "ablation":
