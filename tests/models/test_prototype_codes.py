@@ -5,6 +5,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from memorynet import PrototypeCodeClassifier, load_model
+from memorynet.io.model_files import read_model_file, write_model_file
 from memorynet.models.persistence import ModelFileError
 from memorynet.models.prototype_codes import triangle_codes, zca_whitening
 
@@ -88,7 +89,7 @@ def test_chunks_aligned_to_the_batches_build_the_very_model_of_fit(digits):
     for a, b in zip(fitted.banks_, streamed.banks_):
         np.testing.assert_array_equal(a.memories, b.memories)
         np.testing.assert_array_equal(a.counters, b.counters)
-    for name in ("counts_", "means_", "upper_scatter_"):
+    for name in ("counts_", "means_", "scatter_tiles_"):
         np.testing.assert_array_equal(getattr(fitted.readout_, name), getattr(streamed.readout_, name))
     np.testing.assert_array_equal(fitted.predict(X[1400:]), streamed.predict(X[1400:]))
 
@@ -103,6 +104,17 @@ def test_saved_models_predict_the_same_and_continue_the_pass_exactly(digits, tmp
             m.partial_fit(X[stop:1200], y[stop:1200])
         np.testing.assert_array_equal(loaded.predict_proba(X[1200:]), model.predict_proba(X[1200:]))
         np.testing.assert_array_equal(loaded.whitening_[3][1], model.whitening_[3][1])
+
+
+def test_files_with_the_older_square_scatter_still_load_and_predict_the_same(digits, tmp_path):
+    X, y = digits
+    model = small().fit(X[:900], y[:900])
+    header, arrays = read_model_file(model.save(tmp_path / "m.mnet"))
+    assert arrays["state_readout_scatter"].ndim == 3  # packed tiles
+    arrays["state_readout_scatter"] = np.triu(model.readout_.scatter()).astype(np.float32)  # as files before
+    loaded = load_model(write_model_file(tmp_path / "old.mnet", header, arrays))[0]
+    np.testing.assert_array_equal(loaded.readout_.scatter_tiles_, model.readout_.scatter_tiles_)
+    np.testing.assert_array_equal(loaded.predict_proba(X[900:]), model.predict_proba(X[900:]))
 
 
 def test_a_tampered_readout_is_refused(digits, tmp_path):

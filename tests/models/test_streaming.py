@@ -92,5 +92,5 @@ def test_kill_minus_nine_and_resume_on_mnist(data_dir, tmp_path, model):
         np.testing.assert_array_equal(bank_a.counters, bank_b.counters)
         np.testing.assert_array_equal(bank_a.classes, bank_b.classes)
     if hasattr(a[-1], "readout_"):  # the prototype-code model's readout statistics survive too
-        for name in ("means_", "counts_", "upper_scatter_"):
+        for name in ("means_", "counts_", "scatter_tiles_"):
             np.testing.assert_array_equal(getattr(a[-1].readout_, name), getattr(b[-1].readout_, name))

@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..engine import kernels
 from ..engine.bank import NeuronBank
+from . import tiled_scatter
 from .base import PARAMETER_CONSTRAINTS
 from .feature_readout import FeatureReadoutEstimator
 from .readout import StreamingLDA
@@ -184,15 +185,15 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
 
     def _learn_rows(self, X, classes, order):
         images = X.reshape(len(X), *self.image_shape_)
-        if order is not None:
-            images, classes = images[order], classes[order]
+        order = np.arange(len(images)) if order is None else order  # each batch taken in order: no shuffled copy
+        classes = classes[order]
         rules, searchers, mixer = self._rules(), self._searchers(), check_random_state(self.random_state)
         # images of this call still in the whitening phase, and in the warm-up
         whitening, warmup = self.whiten_images - self.n_samples_seen_, self.warmup - self.n_samples_seen_
         bounds = sorted({b for b in range(0, len(images), self.batch_size)}
                         | {b for b in (whitening, warmup) if 0 < b < len(images)} | {len(images)})
         for start, stop in zip(bounds[:-1], bounds[1:]):
-            batch = images[start:stop]
+            batch = images[order[start:stop]]
             if start < whitening:
                 self._map_positions(lambda p, batch=batch: self._count_patches(batch, p))
                 self.patch_count_ += len(batch)
@@ -305,7 +306,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         return state, banks, {
             "readout_means": lda.means_ if learnt else np.zeros(0),
             "readout_counts": lda.counts_ if learnt else np.zeros(0),
-            "readout_scatter": lda.upper_scatter_ if learnt else np.zeros(0, dtype=np.float32),  # upper triangle
+            "readout_scatter": lda.scatter_tiles_ if learnt else np.zeros(0, dtype=np.float32),  # packed tiles
             "patch_sums": self.patch_sums_, "patch_products": self.patch_products_,
             "patch_count": np.array([self.patch_count_])}
 
@@ -319,7 +320,8 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         if not (means.size or counts.size or scatter.size):
             return
         width = self.n_codes_
-        if means.shape != (len(classes), width) or counts.shape != (len(classes),) or scatter.shape != (width,) * 2:
+        layouts = (tiled_scatter.tile_shape(width), (width,) * 2)  # packed tiles, or (older files) a square
+        if means.shape != (len(classes), width) or counts.shape != (len(classes),) or scatter.shape not in layouts:
             raise ValueError(f"readout arrays do not fit {len(classes)} classes and {width} code features")
         if (counts < 0).any() or (counts != np.round(counts)).any() or counts.sum() > self.n_samples_seen_:
             raise ValueError("readout counts must be whole, non-negative and at most n_samples_seen")

@@ -8,14 +8,18 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from scipy.linalg import blas
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import tiled_scatter
 from .tiled_solve import solve_shrunk
 
 __all__ = ["StreamingClassifier", "NearestClassMean", "StreamingLDA"]
+
+COLUMN_BLOCK = 2048  # columns of a chunk summed in float64 together
+ROW_BLOCK = 128  # rows of a chunk centred in float64 together
 
 
 class StreamingClassifier(ClassifierMixin, BaseEstimator):
@@ -30,7 +34,7 @@ class StreamingClassifier(ClassifierMixin, BaseEstimator):
 
     def partial_fit(self, X, y, classes=None):
         first = not hasattr(self, "classes_")
-        X, y = validate_data(self, X, y, reset=first, dtype=np.float64)
+        X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32))  # float32 kept as it is
         if first:
             self._validate_params()
             self.classes_ = np.unique(y if classes is None else classes)
@@ -57,8 +61,14 @@ class NearestClassMean(StreamingClassifier):
         self.counts_ = np.zeros(len(self.classes_), dtype=np.int64)
 
     def _class_sums(self, X, idx) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, float64 sums) of each class's rows; float32 rows are summed in float64 a block of columns at a
+        time (never a float64 copy of the whole chunk)."""
         counts = np.bincount(idx, minlength=len(self.classes_))
-        return counts, np.eye(len(counts))[idx].T @ X
+        members = np.eye(len(counts))[idx].T
+        sums = np.empty((len(counts), X.shape[1]))
+        for columns in gen_batches(X.shape[1], COLUMN_BLOCK):
+            sums[:, columns] = members @ X[:, columns]
+        return counts, sums
 
     def _learn(self, X, idx) -> None:
         counts, sums = self._class_sums(X, idx)
@@ -89,9 +99,10 @@ class StreamingLDA(NearestClassMean):
     shrinkage : float, default=1e-4
         The covariance used is ``(1 - shrinkage) * S + shrinkage * I``.
     chunk_precision : {"float64", "float32"}, default="float64"
-        Precision of the running scatter (one triangle, updated in place by a symmetric rank-k product per
-        chunk). ``"float32"`` is about twice as fast and half the memory, for wide features (relative error of a
-        few 1e-6 after tens of chunks); ``"float64"`` is exact to rounding.
+        Precision of the running scatter (its lower square tiles, packed: ``scatter_tiles_``, updated in place by
+        rank-k products per chunk; :mod:`memorynet.models.tiled_scatter`). ``"float32"`` is about twice as fast
+        and half the memory, for wide features (relative error of a few 1e-6 after tens of chunks); ``"float64"``
+        is exact to rounding.
     """
 
     _parameter_constraints: dict = {"shrinkage": [Interval(Real, 0, 1, closed="both")],
@@ -103,7 +114,7 @@ class StreamingLDA(NearestClassMean):
 
     def _start(self, n_features: int) -> None:
         super()._start(n_features)
-        self.upper_scatter_ = np.zeros((n_features, n_features), dtype=self.chunk_precision, order="F")
+        self.scatter_tiles_ = tiled_scatter.zeros(n_features, self.chunk_precision)
         self._solved = None
 
     def _learn(self, X, idx) -> None:
@@ -111,28 +122,32 @@ class StreamingLDA(NearestClassMean):
         present = counts > 0
         chunk_means = sums / np.maximum(counts, 1)[:, None]
         # pooled within-class scatter: the chunk's own (rows centred on their chunk class means), plus the shift
-        # between its class means and the old ones; both as symmetric rank-k updates of the upper triangle
+        # between its class means and the old ones; both as symmetric rank-k updates of the packed tiles
         old = self.counts_[present]
         shift = (chunk_means[present] - self.means_[present]) * np.sqrt(old * counts[present]
                                                                          / (old + counts[present]))[:, None]
-        syrk = blas.ssyrk if self.chunk_precision == "float32" else blas.dsyrk
-        for rows in (X - chunk_means[idx], shift):
-            syrk(1.0, np.asarray(rows, dtype=self.chunk_precision), beta=1.0, c=self.upper_scatter_, trans=1,
-                 overwrite_c=True)
+        side = tiled_scatter.tile_count(self.scatter_tiles_) * self.scatter_tiles_.shape[1]
+        centred = np.zeros((len(X), side), dtype=self.chunk_precision, order="F")  # the padding's columns 0
+        for rows in gen_batches(len(X), ROW_BLOCK):  # in float64, rounded to the scatter's precision
+            np.subtract(X[rows], chunk_means[idx[rows]], out=centred[rows, :X.shape[1]])
+        tiled_scatter.add_rank(self.scatter_tiles_, centred)
+        del centred
+        tiled_scatter.add_rank(self.scatter_tiles_, shift)
         super()._learn(X, idx)
         self._solved = None
 
     def scatter(self) -> np.ndarray:
         """The pooled within-class scatter matrix (float64, symmetric)."""
-        upper = np.array(self.upper_scatter_, dtype=np.float64)
-        return upper + np.triu(upper, 1).T
+        return tiled_scatter.unpack(self.scatter_tiles_, self.n_features_in_)
 
     def restore(self, classes: np.ndarray, means: np.ndarray, counts: np.ndarray, scatter: np.ndarray) -> None:
-        """Take up the statistics of an earlier stream (``means_``, ``counts_`` and :meth:`scatter`)."""
+        """Take up the statistics of an earlier stream (``means_``, ``counts_`` and the scatter: its packed tiles
+        ``scatter_tiles_``, or a square matrix whose upper triangle holds it, as :meth:`scatter` gives it)."""
         self._validate_params()
-        self.classes_, self.n_features_in_ = classes, scatter.shape[0]
+        self.classes_, self.n_features_in_ = classes, means.shape[1]
         self.means_, self.counts_, self._solved = means, counts, None
-        self.upper_scatter_ = np.asfortranarray(np.triu(scatter), dtype=self.chunk_precision)
+        self.scatter_tiles_ = (np.array(scatter, dtype=self.chunk_precision) if scatter.ndim == 3
+                               else tiled_scatter.pack(scatter, self.chunk_precision))
 
     def merge(self, other: StreamingLDA) -> None:
         """Take in the statistics ``other`` learnt from other images of the same classes, exactly: counts added,
@@ -142,16 +157,14 @@ class StreamingLDA(NearestClassMean):
             self._validate_params()
             self.classes_, self.n_features_in_ = other.classes_.copy(), other.n_features_in_
             self.means_, self.counts_, self._solved = other.means_.copy(), other.counts_.copy(), None
-            self.upper_scatter_ = np.array(other.upper_scatter_, dtype=self.chunk_precision, order="F")
+            self.scatter_tiles_ = np.array(other.scatter_tiles_, dtype=self.chunk_precision)
             return
         if not np.array_equal(self.classes_, other.classes_) or self.n_features_in_ != other.n_features_in_:
             raise ValueError("only readouts of the same classes and features can be merged")
         total = self.counts_ + other.counts_
         shift = (other.means_ - self.means_) * np.sqrt(self.counts_ * other.counts_ / np.maximum(total, 1))[:, None]
-        syrk = blas.ssyrk if self.chunk_precision == "float32" else blas.dsyrk
-        self.upper_scatter_ += np.asarray(other.upper_scatter_, dtype=self.chunk_precision)
-        syrk(1.0, np.asarray(shift, dtype=self.chunk_precision), beta=1.0, c=self.upper_scatter_, trans=1,
-             overwrite_c=True)
+        self.scatter_tiles_ += np.asarray(other.scatter_tiles_, dtype=self.chunk_precision)
+        tiled_scatter.add_rank(self.scatter_tiles_, shift)
         self.means_ = (self.means_ * self.counts_[:, None] + other.means_ * other.counts_[:, None]) \
             / np.maximum(total, 1)[:, None]
         self.counts_, self._solved = total, None
@@ -178,6 +191,7 @@ class StreamingLDA(NearestClassMean):
     def discriminant(self) -> tuple[np.ndarray, np.ndarray]:
         """(weights (D, C), bias (C,)) of the linear discriminants, solved once per data and shrinkage."""
         if self._solved is None or self._solved[0] != self.shrinkage:  # new data or another shrinkage
-            weights = solve_shrunk(self.upper_scatter_, self._scale(), self.shrinkage, self.means_.T)
+            weights = solve_shrunk(self.scatter_tiles_, self.n_features_in_, self._scale(), self.shrinkage,
+                                   self.means_.T)
             self._solved = (self.shrinkage, weights, -0.5 * np.einsum("cd,dc->c", self.means_, weights))
         return self._solved[1], self._solved[2]
