@@ -76,10 +76,12 @@ def _residual(tiles: np.ndarray, scale: float, ridge: float, x: list[np.ndarray]
               rhs: list[np.ndarray]) -> list[np.ndarray]:
     """``rhs - (scale * S + ridge * I) x`` in float64, ``S`` read tile by tile (the padding's rows stay 0)."""
     product = [np.zeros_like(part) for part in x]
+    tile = np.empty(tiles.shape[1:], order="F")  # one float64 tile, reused
     for i in range(tile_count(tiles)):
-        product[i] += blas.dsymm(1.0, np.asarray(block(tiles, i, i), dtype=np.float64), x[i], side=0, lower=1)
+        tile[...] = block(tiles, i, i)
+        product[i] += blas.dsymm(1.0, tile, x[i], side=0, lower=1)
         for j in range(i):
-            tile = np.asarray(block(tiles, i, j), dtype=np.float64)
+            tile[...] = block(tiles, i, j)
             product[i] += tile @ x[j]
             product[j] += tile.T @ x[i]
     return [b - scale * s - ridge * v for b, s, v in zip(rhs, product, x)]
