@@ -71,7 +71,10 @@ class NearestClassMean(StreamingClassifier):
         return counts, sums
 
     def _learn(self, X, idx) -> None:
-        counts, sums = self._class_sums(X, idx)
+        self._add_to_means(*self._class_sums(X, idx))
+
+    def _add_to_means(self, counts: np.ndarray, sums: np.ndarray) -> None:
+        """Pool a chunk's class ``counts`` and ``sums`` into the running means."""
         total = self.counts_ + counts
         self.means_ = (self.means_ * self.counts_[:, None] + sums) / np.maximum(total, 1)[:, None]
         self.counts_ = total
@@ -133,7 +136,7 @@ class StreamingLDA(NearestClassMean):
         tiled_scatter.add_rank(self.scatter_tiles_, centred)
         del centred
         tiled_scatter.add_rank(self.scatter_tiles_, shift)
-        super()._learn(X, idx)
+        self._add_to_means(counts, sums)
         self._solved = None
 
     def scatter(self) -> np.ndarray:
