@@ -129,8 +129,7 @@ class StreamingLDA(NearestClassMean):
         old = self.counts_[present]
         shift = (chunk_means[present] - self.means_[present]) * np.sqrt(old * counts[present]
                                                                          / (old + counts[present]))[:, None]
-        side = tiled_scatter.tile_count(self.scatter_tiles_) * self.scatter_tiles_.shape[1]
-        centred = np.zeros((len(X), side), dtype=self.chunk_precision, order="F")  # the padding's columns 0
+        centred = tiled_scatter.zero_rows(len(X), self.scatter_tiles_)  # the padding's columns stay 0
         for rows in gen_batches(len(X), ROW_BLOCK):  # in float64, rounded to the scatter's precision
             np.subtract(X[rows], chunk_means[idx[rows]], out=centred[rows, :X.shape[1]])
         tiled_scatter.add_rank(self.scatter_tiles_, centred)

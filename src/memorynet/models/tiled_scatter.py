@@ -14,7 +14,8 @@ import math
 import numpy as np
 from scipy.linalg import blas
 
-__all__ = ["TILE_ROWS", "tile_shape", "zeros", "tile_count", "block", "add_rank", "pack", "unpack"]
+__all__ = ["TILE_ROWS", "tile_shape", "zeros", "tile_count", "padded_side", "zero_rows", "block", "add_rank", "pack",
+           "unpack"]
 
 TILE_ROWS = 2048  # rows of a tile at most: large enough for BLAS to run at full speed; OpenBLAS 0.3.31's Cholesky
 # of a whole matrix of more than about 16000 rows crashes (a segmentation fault), its calls on tiles do not
@@ -43,12 +44,22 @@ def block(tiles: np.ndarray, i: int, j: int) -> np.ndarray:
     return tiles[i * (i + 1) // 2 + j].T
 
 
+def padded_side(tiles: np.ndarray) -> int:
+    """The side of the matrix the packed ``tiles`` cover, padding included."""
+    return tile_count(tiles) * tiles.shape[1]
+
+
+def zero_rows(count: int, tiles: np.ndarray) -> np.ndarray:
+    """``count`` zero rows of the padded side, Fortran-ordered in the tiles' precision: what :func:`add_rank` takes
+    without a copy."""
+    return np.zeros((count, padded_side(tiles)), dtype=tiles.dtype, order="F")
+
+
 def _padded(rows: np.ndarray, tiles: np.ndarray) -> np.ndarray:
     """``rows`` (m, n) as a Fortran array of the tiles' precision with the padded side's zero columns."""
-    side = tile_count(tiles) * tiles.shape[1]
-    if rows.shape[1] == side and rows.dtype == tiles.dtype and rows.flags.f_contiguous:
+    if rows.shape[1] == padded_side(tiles) and rows.dtype == tiles.dtype and rows.flags.f_contiguous:
         return rows
-    out = np.zeros((len(rows), side), dtype=tiles.dtype, order="F")
+    out = zero_rows(len(rows), tiles)
     out[:, :rows.shape[1]] = rows
     return out
 
@@ -83,7 +94,7 @@ def pack(matrix: np.ndarray, dtype, tile: int = TILE_ROWS) -> np.ndarray:
 def unpack(tiles: np.ndarray, n: int) -> np.ndarray:
     """The full symmetric matrix (n, n), float64, of the packed ``tiles``."""
     side = tiles.shape[1]
-    full = np.zeros((tile_count(tiles) * side,) * 2)
+    full = np.zeros((padded_side(tiles),) * 2)
     for i in range(tile_count(tiles)):
         for j in range(i + 1):
             part = np.tril(block(tiles, i, j)) if i == j else block(tiles, i, j)

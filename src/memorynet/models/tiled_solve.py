@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas, lapack
 
-from .tiled_scatter import block, tile_count
+from .tiled_scatter import block, padded_side, tile_count
 
 __all__ = ["solve_shrunk"]
 
@@ -104,7 +104,7 @@ def solve_shrunk(tiles: np.ndarray, n: int, scale: float, ridge: float, rhs: np.
     """(n, m) float64: the solution ``x`` of ``(scale * S + ridge * I) x = rhs``, ``S`` the n x n symmetric matrix
     held by the packed ``tiles`` (float32 or float64; :mod:`.tiled_scatter`)."""
     side = tiles.shape[1]
-    padded = np.zeros((tile_count(tiles) * side, rhs.shape[1]))
+    padded = np.zeros((padded_side(tiles), rhs.shape[1]))
     padded[:n] = rhs
     blocks = [padded[i * side:(i + 1) * side] for i in range(tile_count(tiles))]
     x = None
