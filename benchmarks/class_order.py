@@ -39,7 +39,7 @@ import numpy as np
 from memorynet import datasets, preset
 from memorynet.experiments.continual import split_tasks
 from memorynet.experiments.harness import keep_rows, summarize, write_report
-from memorynet.models.presets import PRESETS, configuration, configuration_name
+from memorynet.models.presets import PRESETS, adjust, configuration, configuration_name
 from memorynet.models.streaming import learn_chunk
 
 PROTOCOLS = ("iid", "ordered fit", "declared", "unannounced")
@@ -52,11 +52,10 @@ QUICK_FRACTION = 12  # --quick: a twelfth of the training images and of the memo
 
 def _model(name: str, seed: int, pixel_max: float, fraction: int, overrides: dict):
     model = preset(name, random_state=seed, pixel_max=pixel_max, **overrides)
-    network = model[-1]
-    if fraction > 1:
-        network.set_params(max_neurons=max(network.max_neurons // fraction, 10))
-        if hasattr(network, "warmup"):
-            network.set_params(warmup=network.warmup // fraction, whiten_images=network.whiten_images // fraction)
+    if fraction > 1:  # every budget (each member's, for a side-by-side model) cut to the fraction
+        adjust(model[-1], lambda p: {"max_neurons": max(p["max_neurons"] // fraction, 10),
+                                     **({"warmup": p["warmup"] // fraction, "whiten_images": p["whiten_images"]
+                                         // fraction} if "warmup" in p else {})})
     return model
 
 

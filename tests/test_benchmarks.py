@@ -26,11 +26,11 @@ def test_benchmark_smoke(data_dir, tmp_path):
     assert by[("mnist", "faiss-flat-l2", None)]["accuracy"] == by[("mnist", "memorynet", None)]["accuracy"]
     report = (tmp_path / "benchmarks.md").read_text()
     assert "BLAS limit" in report and "| target | ratio | target | result |" in report
-    # 2 x FAISS, training, 2 presets x 2, cifar10-best x 3, and int8 where PyTorch and int8 instructions are here
-    # (else a row says so)
+    # 2 x FAISS, training, 2 presets x 2, both -best presets x 3, and int8 where PyTorch and int8 instructions are
+    # here (else a row says so)
     engines = set(results["search"][0]["seconds"])
     assert engines in ({"faiss", "numpy"}, {"faiss", "numpy", "int8"})
-    assert report.count("| met |") + report.count("| missed |") == 10 + ("int8" in engines)
+    assert report.count("| met |") + report.count("| missed |") == 13 + ("int8" in engines)
     assert ("no int8 instructions here" in report) == ("int8" not in engines)
     for search in results["search"]:  # the engines agree over the same bank
         assert search["differing_from_faiss"] == dict.fromkeys(engines, 0)

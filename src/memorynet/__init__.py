@@ -14,6 +14,7 @@ from .models import (
                      LocalReceptiveFieldClassifier,
                      MemoryNetworkClassifier,
                      PrototypeCodeClassifier,
+                     SideBySideClassifier,
                      load_model,
                      preset,
                      save_model,
@@ -23,5 +24,6 @@ from .models.onnx_export import export_onnx
 
 __version__ = library_version()
 
-__all__ = ["MemoryNetworkClassifier", "LocalReceptiveFieldClassifier", "PrototypeCodeClassifier", "ImagePreprocessor",
-           "NeuronBank", "load_model", "save_model", "scale_pixels", "preset", "datasets", "export_onnx", "__version__"]
+__all__ = ["MemoryNetworkClassifier", "LocalReceptiveFieldClassifier", "PrototypeCodeClassifier",
+           "SideBySideClassifier", "ImagePreprocessor", "NeuronBank", "load_model", "save_model", "scale_pixels",
+           "preset", "datasets", "export_onnx", "__version__"]

@@ -211,3 +211,25 @@ def test_unclear_inputs_get_one_line_that_names_them(tmp_path, make, args, messa
         return
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_show_draws_each_member_of_a_side_by_side_model_and_serve_refuses_it(tmp_path):
+    from sklearn.datasets import load_digits
+    from sklearn.pipeline import Pipeline
+
+    from memorynet import ImagePreprocessor, SideBySideClassifier, save_model
+
+    X, y = load_digits(return_X_y=True)
+    pair = SideBySideClassifier([("receptive-fields", {"patch_size": 4, "stride": 2, "max_neurons": 200}),
+                                 ("codes", {"patch_size": 4, "stride": 2, "max_neurons": 16, "warmup": 300,
+                                            "whiten_images": 100})], random_state=0)
+    model = Pipeline([("preprocess", ImagePreprocessor("scale", 16.0)), ("network", pair)])
+    path = save_model(model.fit(X.reshape(-1, 1, 8, 8), y), tmp_path / "pair.mnet", {"dataset": "digits"})
+    for member in ("0", "1"):
+        out = memorynet("show", "--model", str(path), "--member", member, "--out", str(tmp_path / member))
+        assert out.returncode == 0, out.stderr
+        assert (tmp_path / member / "memories.png").read_bytes()[:4] == b"\x89PNG"
+    out = memorynet("show", "--model", str(path), "--member", "2", "--out", str(tmp_path / "2"))
+    assert out.returncode == 2 and "--member must be 0..1" in out.stderr, out.stderr
+    out = memorynet("serve", "--model", str(path))
+    assert out.returncode == 2 and "is a side-by-side model" in out.stderr and "--member" in out.stderr, out.stderr

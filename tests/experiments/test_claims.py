@@ -60,7 +60,7 @@ def test_the_frontier_chooses_on_validation_and_its_model_beats_its_readout_alon
 
     result = json.loads((quick_claims / "frontier.json").read_text())
     rows = {r["label"]: r for r in frontier.summary(result)}
-    assert {r["role"] for r in rows.values()} == {"headline", "ablation", "peer"} and len(rows) == 8
+    assert {r["role"] for r in rows.values()} == {"headline", "ablation", "peer"} and len(rows) == 9
     assert all(r["seeds"] == (1 if r["role"] == "ablation" else 2) and r["peak_bytes"] > 0 and r["learnt_values"] > 0
                for r in rows.values())
     headline = rows["dictionaries + triangle codes + LDA readout (headline)"]
@@ -77,6 +77,14 @@ def test_the_frontier_chooses_on_validation_and_its_model_beats_its_readout_alon
     assert [v["params"] for v in grid] == list(frontier.QUICK_DESKEWED_RF_GRID)
     assert deskewed["chain"].startswith("deskew")
     assert deskewed["params"] == max(grid, key=lambda v: v["accuracy"])["params"]
+    # side by side: each member with its own row's choice, the weight chosen on validation after one fit
+    pair = rows[frontier.SIDE_BY_SIDE]
+    weights = [v for v in result["validation"] if v["label"] == pair["label"]]
+    assert [v["params"]["weights"] for v in weights] == [[1.0, w] for w in frontier.SIDE_WEIGHTS]
+    assert len({v["fit_seconds"] for v in weights}) == 1  # one fit for every weight
+    assert pair["params"] == max(weights, key=lambda v: v["accuracy"])["params"]
+    assert pair["params"]["members"] == [["receptive-fields", deskewed["params"]], ["codes", headline["params"]]]
+    assert pair["chain"] == deskewed["chain"] and pair["learnt_values"] > deskewed["learnt_values"]
     choice = result["presets"]["mnist"]  # the -best preset's candidate: the best validation score of the headlines
     assert choice["accuracy"] == max(v["accuracy"] for v in result["validation"] if v["role"] == "headline"
                                      or v["model"] == "receptive-fields")

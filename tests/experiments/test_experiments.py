@@ -181,7 +181,8 @@ def test_the_frontier_reruns_only_the_rows_whose_definition_changed(monkeypatch)
     ran = []
 
     def validate(entry, data, trials):
-        ran.append(("validate", entry.label, tuple(sorted(trials[0].items())) if len(trials) == 1 else None))
+        key = tuple(sorted((k, json.dumps(v)) if isinstance(v, list) else (k, v) for k, v in trials[0].items()))
+        ran.append(("validate", entry.label, key if len(trials) == 1 else None))
         scored = [{"dataset": entry.dataset, "label": entry.label, "role": entry.role, "model": entry.model,
                    "params": {**trial, **dict(entry.fixed), "shrinkage": 0.01}, "accuracy": 0.5 + i / 100}
                   for i, trial in enumerate(trials)]
@@ -218,9 +219,11 @@ def test_the_frontier_reruns_only_the_rows_whose_definition_changed(monkeypatch)
         if score["label"] == headline.label and score["params"]["patch_size"] != 6:
             score["accuracy"] = 0.0
     won = frontier.run_frontier(quick=True, progress=False, previous=third)
-    assert {r for r in ran if r[0] == "validate"} == {("validate", e.label, tuple(sorted(extra.items())))
-                                                      for e in others}
-    assert {label for kind, label, _ in ran if kind == "measure"} == {headline.label, *(e.label for e in others)}
+    pair = next(e for e in frontier.entries("mnist", True) if e.model == "side-by-side")  # its dictionaries changed
+    assert {r for r in ran if r[0] == "validate" and r[1] != pair.label} == {
+        ("validate", e.label, tuple(sorted(extra.items()))) for e in others}
+    assert {label for kind, label, _ in ran if kind == "measure"} == {headline.label, pair.label,
+                                                                       *(e.label for e in others)}
     # a row's own grid grows: its new trial alone is fitted; once it wins, that row alone is measured again
     grid_row, rows_before = next(e for e in frontier.entries("mnist", True) if e.grid), frontier.entries
     ran.clear()

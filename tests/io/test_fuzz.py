@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memorynet import MemoryNetworkClassifier, datasets, load_model
+from memorynet import MemoryNetworkClassifier, SideBySideClassifier, datasets, load_model
 from memorynet.io.inputs import read_npy, read_png
 from memorynet.io.model_files import _digest
 from memorynet.models.persistence import ModelFileError
@@ -38,14 +38,16 @@ def memory_cap():
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-@pytest.fixture(scope="module", params=[2, 1], ids=["v2", "v1"])
+@pytest.fixture(scope="module", params=[4, 2, 1], ids=["v4 side by side", "current", "v1"])
 def model_file(request, tmp_path_factory):
     from references import write_version_1
 
     rng = np.random.default_rng(0)
-    model = MemoryNetworkClassifier(6, random_state=0).fit(rng.random((12, 4), dtype=np.float32), np.arange(12) % 3)
+    X, y = rng.random((12, 4), dtype=np.float32), np.arange(12) % 3
+    model = MemoryNetworkClassifier(6, random_state=0).fit(X, y) if request.param < 4 else SideBySideClassifier(
+        [("paper", {"max_neurons": 6}), ("paper", {"max_neurons": 4})], weights=[1.0, 0.5], random_state=0).fit(X, y)
     path = tmp_path_factory.mktemp("fuzz") / "m.mnet"
-    (model.save(path) if request.param == 2 else write_version_1(model, path))
+    (write_version_1(model, path) if request.param == 1 else model.save(path))
     return path.read_bytes(), model
 
 
@@ -73,7 +75,8 @@ def test_every_single_byte_flip_and_every_truncation_of_a_model_file(model_file,
 
 @FUZZ
 @given(edit=st.dictionaries(st.sampled_from(["format_version", "estimator", "params", "state", "preprocessing",
-                                             "metadata", "image_shape", "n_neurons", "n_samples_seen", "new"]),
+                                             "metadata", "image_shape", "n_neurons", "n_samples_seen", "members",
+                                             "state_arrays", "new"]),
                             json_values, min_size=1, max_size=3))
 def test_random_edits_of_the_json_header_signed_anew(model_file, tmp_path_factory, edit):
     blob, model = model_file
@@ -84,7 +87,8 @@ def test_random_edits_of_the_json_header_signed_anew(model_file, tmp_path_factor
     version = header.get("format_version")
     try:  # signed as the claimed version would be, so the checks behind the checksum are exercised
         header["sha256"] = _digest(members, header if type(version) is int and version > 1 else None)
-    except KeyError:  # a version 2 claim over version 1 arrays: no valid signature exists
+    except (KeyError, ModelFileError):  # arrays the claim does not match, or members no header could list: no
+        # valid signature exists
         header["sha256"] = "0" * 64
     buffer = io.BytesIO()
     np.savez(buffer, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **members)

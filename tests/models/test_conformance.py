@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from memorynet import LocalReceptiveFieldClassifier, MemoryNetworkClassifier, PrototypeCodeClassifier
+from memorynet import (
+    LocalReceptiveFieldClassifier,
+    MemoryNetworkClassifier,
+    PrototypeCodeClassifier,
+    SideBySideClassifier,
+)
 
 ESTIMATORS = [MemoryNetworkClassifier(random_state=0),
               MemoryNetworkClassifier(50, n_neighbors=3, weights="distance", threshold=0.5, random_state=0),
@@ -19,7 +24,9 @@ ESTIMATORS = [MemoryNetworkClassifier(random_state=0),
               # a warm-up of 6 images is too short for frozen dictionaries (the default, instance above) to reach
               # the checks' training accuracy of 0.83: this one keeps them learning
               PrototypeCodeClassifier(2, 1, 8, warmup=6, whiten_images=4, batch_size=3, freeze_dictionaries=False,
-                                      random_state=0)]
+                                      random_state=0),
+              SideBySideClassifier([("receptive-fields", {"patch_size": 2, "stride": 1, "max_neurons": 100}),
+                                    ("paper", {"max_neurons": 50})], weights=[1.0, 0.5], random_state=0)]
 
 
 # Summed float32 distances of a receptive-field model (and the float32 codes of the prototype model) change in their
@@ -30,7 +37,8 @@ _FLOAT32_NOISE = {"check_methods_subset_invariance": "float32 BLAS rounding depe
 
 def _expected_failures(estimator):
     distance_sum = isinstance(estimator, LocalReceptiveFieldClassifier) and estimator.combine == "distance"
-    return _FLOAT32_NOISE if distance_sum or isinstance(estimator, PrototypeCodeClassifier) else {}
+    float32_sums = isinstance(estimator, PrototypeCodeClassifier | SideBySideClassifier)
+    return _FLOAT32_NOISE if distance_sum or float32_sums else {}
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)

@@ -21,6 +21,7 @@ from memorynet import (
     PrototypeCodeClassifier,
     preset,
 )
+from memorynet.models.presets import adjust
 
 ort = pytest.importorskip("onnxruntime", reason="ONNX export tests need pip install 'memorynet[onnx]'")
 pytest.importorskip("onnx", reason="ONNX export tests need pip install 'memorynet[onnx]'")
@@ -152,10 +153,9 @@ def test_memories_too_large_for_one_file_are_refused_before_anything_is_written(
 def test_every_preset_on_its_whole_test_set(name, mnist, cifar10):
     """Each preset (budgets cut to a tenth, fit on 6000 images) agrees with ONNX Runtime on the whole test set."""
     data = cifar10 if name.startswith("cifar10") else mnist
-    small = {"warmup": 1000, "whiten_images": 500} if name == "cifar10-best" else {}
     model = preset(name, random_state=0, pixel_max=data.pixel_max)
-    model.set_params(network__max_neurons=max(model[-1].max_neurons // 10, 38),
-                     **{f"network__{k}": v for k, v in small.items()})
+    adjust(model[-1], lambda p: {"max_neurons": max(p["max_neurons"] // 10, 38),
+                                 **({"warmup": 1000, "whiten_images": 500} if "warmup" in p else {})})
     model.fit(data.X_train[:6000], data.y_train[:6000])
     label, scores, _ = _run(model, data.X_test)
     predicted = model.predict(data.X_test)

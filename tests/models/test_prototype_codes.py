@@ -168,13 +168,11 @@ def test_the_best_presets_are_the_frontier_runs_validation_choice():
     import json
     from pathlib import Path
 
-    from memorynet import LocalReceptiveFieldClassifier
-    from memorynet.models.presets import PRESETS
+    from memorynet.models.presets import MODEL_KINDS, PRESETS
 
     result = json.loads((Path(__file__).resolve().parents[2] / "docs" / "data" / "frontier.json").read_text())
     for name, choice in result["presets"].items():
         chain, cls, values = PRESETS[f"{name}-best"]
         row = next(r for r in result["rows"] if r["dataset"] == name and r["label"] == choice["label"])
         assert chain == row["chain"] and {k: v for k, v in values.items() if k != "n_jobs"} == choice["params"]
-        kind = {LocalReceptiveFieldClassifier: "receptive-fields", PrototypeCodeClassifier: "codes"}[cls]
-        assert row["entry"]["model"] == kind
+        assert MODEL_KINDS[row["entry"]["model"]] is cls

@@ -22,6 +22,7 @@ from ..models import parameters as params
 from ..models import presets
 from ..models.persistence import load_model, save_model
 from ..models.preprocessing import ImagePreprocessor, check_chain
+from ..models.side_by_side import SideBySideClassifier
 from ..models.streaming import chunked_score, stream_fit
 from ..models.thresholds import parse_threshold
 
@@ -186,9 +187,13 @@ def _load(args: argparse.Namespace, lazy: bool = False) -> datasets.Dataset:
 
 
 def _size_line(estimator) -> str:
-    """How full the memory is: neurons (or prototypes, for an unlabelled feature stage) in use, of the budget."""
-    unit = "neurons" if estimator.labelled_memories else "prototypes"
-    return f"{unit:<10}{estimator.n_neurons_} of {estimator.max_neurons * len(estimator.banks_)}"
+    """How full the memory is: neurons (or prototypes, for an unlabelled feature stage) in use, of the budget; one
+    line per member of a side-by-side model."""
+    lines = []
+    for member in getattr(estimator, "estimators_", [estimator]):
+        unit = "neurons" if member.labelled_memories else "prototypes"
+        lines.append(f"{unit:<10}{member.n_neurons_} of {member.max_neurons * len(member.banks_)}")
+    return "\n".join(lines)
 
 
 def _model_metadata(dataset: datasets.Dataset) -> dict:
@@ -509,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", required=True, help="folder for the PNG files")
     show.add_argument("--position", type=int, default=None,
                       help="which bank to draw, for models with one bank per position (default: the middle one)")
+    show.add_argument("--member", type=int, default=0,
+                      help="which member to draw, for a side-by-side model (default: the first); the confusion "
+                           "matrix is the whole model's")
     _data_options(show, default=None, own=False)
 
     serve = commands.add_parser(
@@ -546,7 +554,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from ..experiments import plots
 
     model, meta = _load_model(args.model)
-    estimator = model[-1]
+    members = getattr(model[-1], "estimators_", [model[-1]])
+    if not 0 <= args.member < len(members):
+        raise ValueError(f"--member must be 0..{len(members) - 1}: the model has {len(members)} member(s)")
+    estimator = members[args.member]
     view = estimator.memory_view(args.position)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -567,6 +578,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+_NOT_SERVED = ("{} is a side-by-side model: the page shows and teaches one memory model at a time; serve one of "
+               "its kinds instead (e.g. --preset mnist-rf), and draw its members with memorynet show --member")
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         from . import serve
@@ -577,6 +592,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError("give --model FILE to serve a saved model, or --preset NAME (and --dataset) to train one")
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
+    if args.preset is not None and presets.PRESETS[args.preset][1] is SideBySideClassifier:
+        raise ValueError(_NOT_SERVED.format(args.preset))
     if args.preset is None:
         model, meta = _load_model(args.model)
     else:
@@ -589,6 +606,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         model[-1].set_params(verbose=False)
         meta = _model_metadata(dataset)
         args.model = args.model or f"memorynet-{args.preset}.mnet"
+    if isinstance(model[-1], SideBySideClassifier):
+        raise ValueError(_NOT_SERVED.format(args.model))
     live = serve.LiveModel(model, args.model, meta.get("class_names"), meta)
     print(f"serving {args.model} ({type(model[-1]).__name__}, {model[-1].n_neurons_} neurons) on "
           f"http://{args.host}:{args.port}/  (Ctrl+C stops)")

@@ -118,6 +118,9 @@ def fit(estimator, X, y, *, client=None, n_shards: int = 4, classes=None, tree: 
     gives each ``max_neurons // n_shards`` (the merges then mostly grow: the shards' neurons side by side).
     Returns the fitted model, an ordinary estimator."""
     dask, da, _ = _dask()
+    if hasattr(estimator, "members"):
+        raise ValueError(f"Dask training takes one memory model, not a {type(estimator).__name__}: fit each member "
+                         "with distributed.fit and join the fitted members with SideBySideClassifier.adopt")
     if n_shards < 1:
         raise ValueError(f"n_shards must be at least 1, got {n_shards}")
     if shard_budget not in ("full", "split"):

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..io import datasets
 from ..models.memory_network import MemoryNetworkClassifier
 from ..models.preprocessing import scale_pixels
-from ..models.presets import PRESETS, preset
+from ..models.presets import PRESETS, adjust, preset
 from ..models.prototype_codes import PrototypeCodeClassifier
 from ..models.streaming import learn_chunk
 from .harness import VALIDATION_SIZE, summarize, validation_split_indices
@@ -117,11 +117,14 @@ def _learners(name: str, seed: int, n_classes: int, shrinkage: float, pixel_max:
     if PRESETS[f"{name}-best"][1] is not PrototypeCodeClassifier:
         codes = preset("cifar10-best", random_state=seed, pixel_max=pixel_max)
         models["memorynet, prototype codes (cifar10-best recipe)"] = codes.set_params(preprocess__chain=PRESETS[rf][0])
-    for model in models.values():
-        if isinstance(model[-1], PrototypeCodeClassifier):
-            warmup = min(model[-1].warmup, first_task // 2)
-            model.set_params(network__warmup=warmup, network__whiten_images=min(model[-1].whiten_images, warmup // 2),
-                             **({"network__max_neurons": 32} if quick else {}))
+    def short_warmup(params: dict) -> dict:
+        if "warmup" not in params:  # not prototype codes
+            return {}
+        warmup = min(params["warmup"], first_task // 2)
+        return {"warmup": warmup, "whiten_images": min(params["whiten_images"], warmup // 2),
+                **({"max_neurons": 32} if quick else {})}
+    for model in models.values():  # each member of a side-by-side model too
+        adjust(model[-1], short_warmup)
     return {
         f"memorynet, paper model ({NEURONS} neurons, defaults)":
             (MemoryNetworkClassifier(NEURONS, random_state=seed), "flat"),

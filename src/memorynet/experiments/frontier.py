@@ -34,6 +34,7 @@ from ..models import preprocessing
 from ..models.base import MemoryEstimator
 from ..models.parameters import parameter_defaults
 from ..models.presets import PRESETS
+from ..models.side_by_side import SideBySideClassifier, combined_evidence
 from .harness import KINDS, make_estimator, summarize, validation_split_indices
 from .peers import RandomFeatureLDA, StreamingLDA
 
@@ -41,6 +42,14 @@ __all__ = ["CANDIDATES", "DESKEWED_RF_GRID", "SHRINKAGES", "Entry", "entries", "
            "summary", "markdown", "figure", "QUOTED"]
 
 SHRINKAGES = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+# the weight of the dictionaries' standardised evidence beside the receptive fields' (weight 1) in the side-by-side
+# row, chosen on validation after one fit (as the shrinkage is)
+HEADLINE = "dictionaries + triangle codes + LDA readout (headline)"
+SIDE_WEIGHTS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+PREDICTION_PARAMS = ("shrinkage", "weights")  # read at prediction only: tried after each fit, never fitted again
+_MEMBER_KINDS = {"side-by-side": ("side-by-side", "receptive-fields", "codes")}  # the kinds a row's model fits
+DESKEWED_RF = "local receptive fields on deskewed digits, summed class distances"
+SIDE_BY_SIDE = "receptive fields on deskewed digits and dictionaries side by side, standardised evidences added"
 
 
 def _grid(patch_size: int, stride: int, prototypes: int, whiten_eps: float | None, **more) -> dict:
@@ -108,16 +117,18 @@ def entries(dataset: str, quick: bool) -> list[Entry]:
     if quick:
         rf_params = (("patch_size", 14), ("stride", 7), ("max_neurons", 500))
     fixed_features = 2048 if quick else 6272
-    deskewed = [Entry("local receptive fields on deskewed digits, summed class distances", dataset, "headline",
-                      "receptive-fields", f"deskew+{rf_chain}",
-                      grid=QUICK_DESKEWED_RF_GRID if quick else DESKEWED_RF_GRID)] if dataset == "mnist" else []
+    # the side-by-side row's members take the choices of the deskewed receptive fields and the dictionary headline
+    deskewed = [Entry(DESKEWED_RF, dataset, "headline", "receptive-fields", f"deskew+{rf_chain}",
+                      grid=QUICK_DESKEWED_RF_GRID if quick else DESKEWED_RF_GRID),
+                Entry(SIDE_BY_SIDE, dataset, "headline", "side-by-side", f"deskew+{rf_chain}")] \
+        if dataset == "mnist" else []
     # a larger dictionary on the standardised pixels: a headline candidate of its own, since the geometry the first
     # headline chooses is shared by the dictionary rows (and more prototypes cost memory the table shows)
     larger = [Entry(f"the same dictionaries without the fixed {chain.split('+')[0]} channels, "
                     f"{LARGER_SIZE} prototypes", dataset, "headline", "codes", plain,
                     (("max_neurons", LARGER_SIZE),))] if dataset == "cifar10" and not quick else []
     return [
-        Entry("dictionaries + triangle codes + LDA readout (headline)", dataset, "headline", "codes", chain),
+        Entry(HEADLINE, dataset, "headline", "codes", chain),
         Entry("the same without whitening", dataset, "ablation", "codes", chain, (("whiten_images", 0),)),
         # a candidate for the preset, not an ablation: the choice of chain is the validation split's too
         Entry(f"the same dictionaries without the fixed {chain.split('+')[0]} channels", dataset, "headline", "codes",
@@ -135,7 +146,7 @@ def entries(dataset: str, quick: bool) -> list[Entry]:
 
 def _estimator(entry: Entry, params: dict, seed: int):
     params = {**params, **dict(entry.fixed)}  # what defines the row wins over what it takes from another
-    spread = {"n_jobs": -1} if entry.model in ("codes", "receptive-fields") else {}  # positions on every core
+    spread = {"n_jobs": -1} if entry.model in ("codes", "receptive-fields", "side-by-side") else {}  # every core
     return make_estimator(entry.model, {**params, **spread}, seed)
 
 
@@ -147,6 +158,8 @@ def _learnt_values(model) -> int:
     if isinstance(model, StreamingLDA):
         dim = model.n_features_in_
         return int(model.means_.size + dim * (dim + 1) // 2)
+    if isinstance(model, SideBySideClassifier):
+        return sum(_learnt_values(member) for member in model.estimators_)
     total = sum(bank.memories.size for bank in model.banks_)
     if not model.labelled_memories:  # a feature stage and readout: the readout's statistics too
         total += _learnt_values(model.readout_)
@@ -156,14 +169,14 @@ def _learnt_values(model) -> int:
 def _fit_stream(model, X: np.ndarray, y: np.ndarray, seed: int):
     """``fit``, shuffled by ``seed`` for the learners that take rows as given (the memory models shuffle
     themselves)."""
-    if isinstance(model, MemoryEstimator):
+    if isinstance(model, MemoryEstimator | SideBySideClassifier):
         return model.fit(X, y)
     order = np.random.default_rng(seed).permutation(len(X))
     return model.fit(X[order].reshape(len(X), -1), y[order])
 
 
 def _predict(model, X: np.ndarray) -> np.ndarray:
-    return model.predict(X if isinstance(model, MemoryEstimator) else X.reshape(len(X), -1))
+    return model.predict(X if isinstance(model, MemoryEstimator | SideBySideClassifier) else X.reshape(len(X), -1))
 
 
 class _Data:
@@ -197,25 +210,41 @@ class _Data:
         return X[rows], y[rows]
 
 
+def _settings(model: str) -> list[dict]:
+    """The prediction-time settings tried after each fit of a ``model`` kind: every readout shrinkage, every weight
+    of a side-by-side model's members (one setting, none, for the others)."""
+    if model in ("codes", "lda", "random-features"):
+        return [{"shrinkage": shrinkage} for shrinkage in SHRINKAGES]
+    if model == "side-by-side":
+        return [{"weights": [1.0, weight]} for weight in SIDE_WEIGHTS]
+    return [{}]
+
+
+def _predictions(model, settings: list[dict], X: np.ndarray) -> list[np.ndarray]:
+    """The fitted ``model``'s predictions of ``X`` under each of ``settings`` (a side-by-side model's members
+    describe the images once for all its weights)."""
+    if isinstance(model, SideBySideClassifier):
+        evidence = model.member_evidence(X)
+        return [model.classes_[np.argmax(combined_evidence(evidence, s["weights"]), axis=1)] for s in settings]
+    return [_predict(model.set_params(**setting), X) for setting in settings]
+
+
 def _validate(entry: Entry, data: _Data, trials: list[dict]) -> tuple[dict, list[dict]]:
-    """The parameters ``entry`` takes from the validation split among ``trials`` (and every readout shrinkage), and
-    every score behind the choice."""
+    """The parameters ``entry`` takes from the validation split among ``trials`` (and every prediction-time
+    setting: :func:`_settings`), and every score behind the choice."""
     X, y = data.split(entry.chain, "fit")
     X_val, y_val = data.split(entry.chain, "validation")
-    tuned = entry.model in ("codes", "lda", "random-features")
     scored = []
     for trial in trials:
         model = _estimator(entry, trial, seed=0)
         start = time.perf_counter()
         _fit_stream(model, X, y, seed=0)
         seconds = time.perf_counter() - start
-        for shrinkage in SHRINKAGES if tuned else (None,):
-            params = {**trial, **dict(entry.fixed)} | ({} if shrinkage is None else {"shrinkage": shrinkage})
-            if shrinkage is not None:
-                model.set_params(shrinkage=shrinkage)
+        settings = _settings(entry.model)
+        for setting, predicted in zip(settings, _predictions(model, settings, X_val)):
             scored.append({"dataset": entry.dataset, "label": entry.label, "role": entry.role, "model": entry.model,
-                           "params": params,
-                           "accuracy": float(np.mean(_predict(model, X_val) == y_val)), "fit_seconds": seconds,
+                           "params": {**trial, **dict(entry.fixed)} | setting,
+                           "accuracy": float(np.mean(predicted == y_val)), "fit_seconds": seconds,
                            "n_fit": len(y), "n_validation": len(y_val)})
     return _choice(scored), scored
 
@@ -255,18 +284,23 @@ def _plan(name: str, quick: bool) -> dict:
                 for entry in todo}
     plan = {"entries": [asdict(entry) for entry in todo],
             "candidates": (QUICK_CANDIDATES if quick else CANDIDATES)[name],
-            "seeds": QUICK_SEEDS if quick else SEEDS, "shrinkages": SHRINKAGES, "defaults": defaults}
+            "seeds": QUICK_SEEDS if quick else SEEDS, "shrinkages": SHRINKAGES, "side_weights": SIDE_WEIGHTS,
+            "defaults": defaults}
     return json.loads(json.dumps(plan))
 
 
 def _earlier(previous: dict | None, name: str, plan: dict, entry: dict) -> tuple[list[dict], list[dict]]:
     """The validation scores and test rows of ``entry`` (as ``plan`` stores it) in ``previous`` that still stand:
-    the entry is unchanged but for its own grid, and so are the data set's seeds, shrinkages and model defaults
+    the entry is unchanged but for its own grid, and so are the data set's seeds, shrinkages, side-by-side weights
+    (a plan written before there was a side-by-side row has none) and the defaults of the model kinds the entry fits
     (the candidates and the grid may differ: each stored score names the parameters it was fitted with)."""
     old = (previous or {}).get("plans", {}).get(name)
     gridless = lambda e: {k: v for k, v in e.items() if k != "grid"}  # noqa: E731
+    kinds = _MEMBER_KINDS.get(entry["model"], (entry["model"],))
     if old is None or gridless(entry) not in map(gridless, old["entries"]) or any(
-            old.get(key) != plan[key] for key in ("seeds", "shrinkages", "defaults")):
+            old.get(key) != plan[key] for key in ("seeds", "shrinkages")) or \
+            old.get("side_weights", plan["side_weights"]) != plan["side_weights"] or \
+            any(old["defaults"].get(kind) != plan["defaults"].get(kind) for kind in kinds):
         return [], []
     mine = (name, entry["label"])
     return ([v for v in previous["validation"] if (v["dataset"], v["label"]) == mine],
@@ -274,8 +308,9 @@ def _earlier(previous: dict | None, name: str, plan: dict, entry: dict) -> tuple
 
 
 def _geometry(params: dict) -> str:
-    """What a trial fits, as a comparable key: its parameters less the readout shrinkage (chosen after the fit)."""
-    return json.dumps({k: v for k, v in params.items() if k != "shrinkage"}, sort_keys=True)
+    """What a trial fits, as a comparable key: its parameters less those read at prediction only (chosen after the
+    fit: :data:`PREDICTION_PARAMS`)."""
+    return json.dumps({k: v for k, v in params.items() if k not in PREDICTION_PARAMS}, sort_keys=True)
 
 
 def _scores(entry: Entry, data, trials: list[dict], stored: list[dict]) -> tuple[dict, list[dict]]:
@@ -286,6 +321,12 @@ def _scores(entry: Entry, data, trials: list[dict], stored: list[dict]) -> tuple
     scored = [v for key in keys for v in ([v for v in stored if _geometry(v["params"]) == key]
                                           or [v for v in fresh if _geometry(v["params"]) == key])]
     return _choice(scored), scored
+
+
+def _side_by_side(chosen_by: dict[str, dict]) -> dict:
+    """The side-by-side row's members: the receptive fields of the headline row before it (on deskewed digits) and
+    the dictionary headline, each with the parameters its own row chose on validation."""
+    return {"members": [["receptive-fields", chosen_by["receptive-fields"]], ["codes", chosen_by["codes"]]]}
 
 
 def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, previous: dict | None = None) -> dict:
@@ -303,10 +344,12 @@ def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, prev
         runs = sum(1 + (1 if entry.role == "ablation" else len(seeds)) for entry in todo)
         bar = tqdm(total=runs, desc=f"frontier {name}", unit="run", disable=not progress)
         geometry: dict = {}
+        chosen_by: dict[str, dict] = {}  # "codes", "receptive-fields": what the headline rows of a kind chose
         for entry, stored in zip(todo, plans[name]["entries"]):  # the dictionary headline first: the other
             dictionary_headline = entry.model == "codes" and not geometry  # dictionary rows take its geometry
             trials = [*entry.grid] or (list(candidates) if dictionary_headline else [geometry]
-                                       if entry.model == "codes" else [{}])
+                                       if entry.model == "codes" else [_side_by_side(chosen_by)]
+                                       if entry.model == "side-by-side" else [{}])
             old_scores, old_rows = _earlier(previous, name, plans[name], stored)
             params, scored = _scores(entry, data, trials, old_scores)
             if dictionary_headline:
@@ -314,6 +357,8 @@ def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, prev
             validation += scored
             bar.update()
             chosen = json.loads(json.dumps({**params, **dict(entry.fixed)}))
+            if dictionary_headline or entry.model == "receptive-fields" and entry.role == "headline":
+                chosen_by[entry.model] = chosen
             for seed in seeds if entry.role != "ablation" else seeds[:1]:
                 kept = [r for r in old_rows if r["seed"] == seed and r["params"] == chosen]
                 rows += kept or [{**_measure(entry, params, data(), seed), "chain": entry.chain,
@@ -352,7 +397,10 @@ def summary(result: dict) -> list[dict]:
 
 
 def _params_text(params: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items()) or "—"
+    """``k=v, ...``; a side-by-side model's members as ``kind (k=v, ...) + ...``."""
+    def text(key, value) -> str:
+        return " + ".join(f"{kind} ({_params_text(p)})" for kind, p in value) if key == "members" else str(value)
+    return ", ".join(f"{k}={text(k, v)}" for k, v in params.items()) or "—"
 
 
 def markdown(result: dict) -> str:
@@ -371,7 +419,7 @@ def markdown(result: dict) -> str:
               "| data | model | parameters | validation accuracy | fit s |", "|---|---|---|---:|---:|"]
     best: dict[tuple, dict] = {}
     for v in result["validation"]:
-        key = (v["dataset"], v["label"], tuple((k, x) for k, x in v["params"].items() if k != "shrinkage"))
+        key = (v["dataset"], v["label"], _geometry(v["params"]))
         if key not in best or v["accuracy"] > best[key]["accuracy"]:
             best[key] = v
     for v in best.values():

@@ -15,10 +15,14 @@ Format version 2: a NumPy ``.npz`` archive, always read with ``allow_pickle=Fals
   pipeline), ``metadata`` (free JSON) and ``sha256``: the SHA-256 of the header without that field (canonical
   JSON) and of every array (name, dtype, shape and bytes).
 
+Format version 4 adds composite models (:class:`~memorynet.SideBySideClassifier`): the header's ``members`` lists,
+for each member, its ``estimator``, ``params``, ``state`` and ``state_arrays``, and each member's arrays are stored
+under the prefix ``member<i>_`` (``member0_memories``, ...), beside one ``classes``.
+
 Format version 3 adds, for estimators with learnt state beyond their banks (the readout of
 :class:`~memorynet.PrototypeCodeClassifier`), named float32 or float64 arrays ``state_<name>``, listed in the header's
 ``state_arrays`` and covered by the checksum. Version 1 files (one bank, no ``bank_sizes``, checksum over the arrays
-only) and version 2 files still load.
+only), version 2 and version 3 files still load.
 
 Loading checks all of it and refuses, with ``ModelFileError`` (a ``ValueError``), anything truncated, corrupted,
 of a future format version, or crafted (object arrays, wrong dtypes or shapes, NaN/inf, labels outside the
@@ -40,13 +44,19 @@ from .atomic import atomic_write
 from .formats import library_version, read_npy_header
 
 __all__ = ["FORMAT_VERSION", "STATE_PREFIX", "ModelFileError", "write_model_file", "read_model_file", "read_header",
-           "state_names"]
+           "state_names", "member_prefix"]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _ARRAYS = {1: ("memories", "labels", "counters", "classes"),
            2: ("memories", "labels", "counters", "bank_sizes", "classes")}
-_ARRAYS[3] = _ARRAYS[2]
+_ARRAYS[3] = _ARRAYS[4] = _ARRAYS[2]
 STATE_PREFIX = "state_"  # version 3: the estimator's own arrays, e.g. state_readout_scatter
+_BANK_ARRAYS = ("memories", "labels", "counters", "bank_sizes")  # what each member of a composite stores
+
+
+def member_prefix(index: int) -> str:
+    """The prefix of the arrays of member ``index`` of a composite model (version 4)."""
+    return f"member{index}_"
 
 
 class ModelFileError(ValueError):
@@ -58,8 +68,7 @@ def _digest(arrays: dict[str, np.ndarray], header: dict | None = None) -> str:
     digest = hashlib.sha256()
     if header is not None:
         digest.update(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
-    names = _ARRAYS[1] if header is None else _ARRAYS[2] + tuple(STATE_PREFIX + n for n in state_names(header))
-    for name in names:
+    for name in _ARRAYS[1] if header is None else _array_names(header):
         a = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         digest.update(a.tobytes())
@@ -67,11 +76,30 @@ def _digest(arrays: dict[str, np.ndarray], header: dict | None = None) -> str:
 
 
 def state_names(header: dict) -> list[str]:
-    """The estimator arrays a version 3 header lists (none before version 3)."""
-    names = header.get("state_arrays", []) if header.get("format_version", 0) >= 3 else []
+    """The estimator arrays a version 3 header (or one member of a version 4 header) lists (none before 3)."""
+    names = header.get("state_arrays", []) if header.get("format_version", 3) >= 3 else []
     if not isinstance(names, list) or not all(isinstance(n, str) and n.isidentifier() for n in names):
         raise ModelFileError("header field 'state_arrays' must be a list of names")
     return names
+
+
+def _members(header: dict) -> list[dict] | None:
+    """The members a composite header lists (``None`` for one estimator), each checked to be a JSON object."""
+    members = header.get("members")
+    if members is None:
+        return None
+    if not isinstance(members, list) or not members or not all(isinstance(m, dict) for m in members):
+        raise ModelFileError("header field 'members' must be a non-empty list of objects")
+    return members
+
+
+def _array_names(header: dict) -> list[str]:
+    """Every array a (version 2 or later) header implies, in the checksum's order."""
+    members = _members(header) if header.get("format_version", FORMAT_VERSION) >= 4 else None
+    if members is None:
+        return [*_ARRAYS[2], *(STATE_PREFIX + n for n in state_names(header))]
+    return ["classes", *(member_prefix(i) + n for i, member in enumerate(members)
+                         for n in (*_BANK_ARRAYS, *(STATE_PREFIX + s for s in state_names(member))))]
 
 
 def write_model_file(path: str | os.PathLike, header: dict, arrays: dict[str, np.ndarray]) -> Path:
@@ -79,6 +107,9 @@ def write_model_file(path: str | os.PathLike, header: dict, arrays: dict[str, np
     atomically; an existing file is replaced only by a complete new one."""
     header = {"format": "memorynet", "format_version": FORMAT_VERSION, "library_version": library_version(),
               **header}
+    listed = set(_array_names(header))
+    if listed != set(arrays):
+        raise ValueError(f"the arrays given {sorted(arrays)} are not those the header lists {sorted(listed)}")
     try:
         header["sha256"] = _digest(arrays, header)
         text = json.dumps(header, allow_nan=False)
@@ -197,8 +228,55 @@ def _upgrade_v1(header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict
     return header, {**arrays, "bank_sizes": np.array([len(arrays["labels"])], dtype=np.int64)}
 
 
+_FIELDS = {"params": dict, "estimator": str, "state": dict}
+
+
+def _check_fields(path: Path, entry: dict, where: str) -> None:
+    for key, kind in _FIELDS.items():
+        if not isinstance(entry.get(key), kind):
+            raise ModelFileError(f"{path}: {where}field {key!r} missing or not a {kind.__name__}")
+    state = entry["state"]
+    shape = state.get("image_shape")
+    if not isinstance(shape, list) or len(shape) != 3 or not all(type(s) is int and s > 0 for s in shape):
+        raise ModelFileError(f"{path}: {where}image_shape {shape} must be three positive integers")
+    if type(state.get("n_samples_seen")) is not int or state["n_samples_seen"] < 0:
+        raise ModelFileError(f"{path}: {where}n_samples_seen must be a non-negative integer")
+
+
+def _check_banks(path: Path, arrays: dict[str, np.ndarray], prefix: str, own: list[str], n_classes: int) -> None:
+    """The banks' arrays (and the estimator's own ones) stored under ``prefix``: kinds, shapes and values."""
+    memories, labels, counters, sizes = (arrays[prefix + n] for n in _BANK_ARRAYS)
+    n = len(memories) if memories.ndim == 2 else -1
+    expected = {"memories": (np.float32, 2), "labels": (np.int64, 1), "counters": (np.int64, 1)}
+    for name, (dtype, ndim) in expected.items():
+        array = arrays[prefix + name]
+        if array.dtype != dtype or array.ndim != ndim or len(array) != n:
+            raise ModelFileError(f"{path}: array {prefix + name!r} should be {np.dtype(dtype).name} with {n} rows")
+    if sizes.dtype != np.int64 or sizes.ndim != 1 or len(sizes) == 0 or sizes.min() < 0 or sizes.sum() != n:
+        raise ModelFileError(f"{path}: {prefix}bank_sizes must be non-negative int64 counts adding up to {n}")
+    if not np.isfinite(memories).all():
+        raise ModelFileError(f"{path}: {prefix}memories contain NaN or infinity")
+    if n and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ModelFileError(f"{path}: {prefix}neuron labels outside the {n_classes} classes")
+    if n and counters.min() < 1:
+        raise ModelFileError(f"{path}: {prefix}counters must be at least 1")
+    for name in own:
+        value = arrays[prefix + STATE_PREFIX + name]
+        if value.dtype not in (np.float32, np.float64) or not np.isfinite(value).all():
+            raise ModelFileError(f"{path}: array {prefix + name!r} must be finite float32 or float64")
+
+
+def _check_classes(path: Path, classes: np.ndarray) -> None:
+    if classes.ndim != 1 or classes.dtype.kind not in "ifU" or len(classes) == 0:
+        raise ModelFileError(f"{path}: array 'classes' must be a non-empty 1-D int, float or string array")
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise ModelFileError(f"{path}: classes contain NaN or infinity")
+    if len(classes) > 1 and not (classes[1:] > classes[:-1]).all():
+        raise ModelFileError(f"{path}: classes must be sorted and distinct")
+
+
 def _check(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
-    """Verify version, fields, checksum and array kinds; returns a version 2 header and arrays."""
+    """Verify version, fields, checksum and array kinds; returns a version 2 header (or later) and arrays."""
     version = header.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ModelFileError(f"{path}: missing or invalid format_version")
@@ -206,17 +284,18 @@ def _check(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dic
         raise ModelFileError(f"{path}: written in format version {version} by memorynet "
                              f"{header.get('library_version')}; this memorynet reads up to version "
                              f"{FORMAT_VERSION}: upgrade memorynet")
-    missing = set(_ARRAYS[version]) - set(arrays)
-    if missing:
-        raise ModelFileError(f"{path}: not a memorynet model (missing {', '.join(sorted(missing))})")
+    members = _members(header) if version >= 4 else None
+    if members is None:
+        missing = set(_ARRAYS[version]) - set(arrays)
+        if missing:
+            raise ModelFileError(f"{path}: not a memorynet model (missing {', '.join(sorted(missing))})")
     required = {1: {"params": dict, "image_shape": list, "n_neurons": int, "n_samples_seen": int, "metadata": dict,
-                    "sha256": str}}.get(version, {"params": dict, "estimator": str, "state": dict, "metadata": dict,
-                                                  "sha256": str})
+                    "sha256": str}}.get(version, {**_FIELDS, "metadata": dict, "sha256": str})
     for key, kind in required.items():
         if not isinstance(header.get(key), kind):
             raise ModelFileError(f"{path}: header field {key!r} missing or not a {kind.__name__}")
-    own = state_names(header)
-    if set(arrays) != set(_ARRAYS[version]) | {STATE_PREFIX + n for n in own}:
+    names = _ARRAYS[1] if version == 1 else _array_names(header)
+    if set(arrays) != set(names):
         raise ModelFileError(f"{path}: the arrays stored are not those the header lists")
     if _digest(arrays, header if version > 1 else None) != header["sha256"]:
         raise ModelFileError(f"{path}: checksum mismatch: the file was modified or corrupted")
@@ -224,37 +303,14 @@ def _check(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> tuple[dic
         if len(arrays["labels"]) != header["n_neurons"]:
             raise ModelFileError(f"{path}: array 'labels' should be int64 with {header['n_neurons']} rows")
         header, arrays = _upgrade_v1(header, arrays)
-    state = header["state"]
-    shape = state.get("image_shape")
-    if not isinstance(shape, list) or len(shape) != 3 or not all(type(s) is int and s > 0 for s in shape):
-        raise ModelFileError(f"{path}: image_shape {shape} must be three positive integers")
-    if type(state.get("n_samples_seen")) is not int or state["n_samples_seen"] < 0:
-        raise ModelFileError(f"{path}: n_samples_seen must be a non-negative integer")
-    memories, labels, counters, sizes = (arrays[n] for n in ("memories", "labels", "counters", "bank_sizes"))
-    n = len(memories) if memories.ndim == 2 else -1
-    expected = {"memories": (np.float32, 2), "labels": (np.int64, 1), "counters": (np.int64, 1)}
-    for name, (dtype, ndim) in expected.items():
-        if arrays[name].dtype != dtype or arrays[name].ndim != ndim or len(arrays[name]) != n:
-            raise ModelFileError(f"{path}: array {name!r} should be {np.dtype(dtype).name} with {n} rows")
-    if sizes.dtype != np.int64 or sizes.ndim != 1 or len(sizes) == 0 or sizes.min() < 0 or sizes.sum() != n:
-        raise ModelFileError(f"{path}: bank_sizes must be non-negative int64 counts adding up to {n}")
-    classes = arrays["classes"]
-    if classes.ndim != 1 or classes.dtype.kind not in "ifU" or len(classes) == 0:
-        raise ModelFileError(f"{path}: array 'classes' must be a non-empty 1-D int, float or string array")
-    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
-        raise ModelFileError(f"{path}: classes contain NaN or infinity")
-    if len(classes) > 1 and not (classes[1:] > classes[:-1]).all():
-        raise ModelFileError(f"{path}: classes must be sorted and distinct")
-    if not np.isfinite(memories).all():
-        raise ModelFileError(f"{path}: memories contain NaN or infinity")
-    if n and (labels.min() < 0 or labels.max() >= len(classes)):
-        raise ModelFileError(f"{path}: neuron labels outside the {len(classes)} classes")
-    if n and counters.min() < 1:
-        raise ModelFileError(f"{path}: counters must be at least 1")
-    for name in own:
-        value = arrays[STATE_PREFIX + name]
-        if value.dtype not in (np.float32, np.float64) or not np.isfinite(value).all():
-            raise ModelFileError(f"{path}: array {name!r} must be finite float32 or float64")
+    _check_fields(path, header, "")
+    _check_classes(path, arrays["classes"])
+    groups = [("", state_names(header))] if members is None else \
+        [(member_prefix(i), state_names(member)) for i, member in enumerate(members)]
+    for i, member in enumerate(members or []):
+        _check_fields(path, member, f"member {i}: ")
+    for prefix, own in groups:
+        _check_banks(path, arrays, prefix, own, len(arrays["classes"]))
     return header, arrays
 
 

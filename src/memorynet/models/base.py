@@ -95,7 +95,7 @@ def _flatten(X):
     return X, None
 
 
-class MemoryEstimator(ClassifierMixin, BaseEstimator):
+class MemoryEstimator(persistence.SavesToModelFile, ClassifierMixin, BaseEstimator):
     """Shared machinery of the memory classifiers (not an estimator by itself).
 
     Subclasses set ``_parameter_constraints`` from :data:`PARAMETER_CONSTRAINTS` and implement
@@ -380,6 +380,12 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
         raise NotImplementedError(f"{type(self).__name__} has no ONNX form: implement _onnx_scores, or export "
                                   "one of memorynet's estimators")
 
+    def _onnx_evidence(self, g, images: str) -> str:
+        """This model's per-class evidence (float64, larger is better: :meth:`_class_evidence` oriented) of
+        ``images`` in ONNX graph ``g``; what a :class:`~memorynet.models.side_by_side.SideBySideClassifier` adds."""
+        raise NotImplementedError(f"{type(self).__name__} has no ONNX form of its class evidence; a side-by-side "
+                                  "model with it cannot be exported")
+
     def _class_evidence(self, X) -> tuple[np.ndarray, str, bool]:
         """(n, n_classes) per-class evidence of this kind of model, its name, and whether larger is better."""
         raise NotImplementedError
@@ -460,21 +466,7 @@ class MemoryEstimator(ClassifierMixin, BaseEstimator):
                 "counters": bank.counters, "corner": corners[position], "position": position}
 
     # ------------------------------------------------------------------------------------------------------------
-    # Persistence (format and checks: memorynet.models.persistence)
-
-    def save(self, path, metadata: dict | None = None):
-        """Write the fitted model to ``path`` (a pickle-free ``.mnet`` file), atomically. Returns the path."""
-        check_is_fitted(self)
-        return persistence.save_model(self, path, metadata)
-
-    @classmethod
-    def load(cls, path):
-        """Read a model of this class written by :meth:`save`, verifying format version, checksum and values."""
-        model = persistence.load_model(path)[0]
-        if not isinstance(model, cls):
-            raise persistence.ModelFileError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}; read it "
-                                             "with memorynet.load_model")
-        return model
+    # Persistence (save and load: persistence.SavesToModelFile; format and checks: memorynet.models.persistence)
 
     def _export_state(self) -> tuple[dict, list[NeuronBank], dict[str, np.ndarray]]:
         """What persistence stores besides the parameters: JSON state, the banks and any other learnt arrays."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.utils import gen_batches
+from sklearn.utils.extmath import softmax
 from sklearn.utils.validation import check_is_fitted
 
 from ..engine.bank import NeuronBank
@@ -66,10 +67,13 @@ class FeatureReadoutEstimator(MemoryEstimator):
         return np.concatenate([readout.decision_function(self._features(images[rows]).astype(np.float64))
                                for rows in gen_batches(len(images), PREDICT_CHUNK)])
 
-    def _onnx_scores(self, g, images: str) -> tuple[str, str]:
+    def _onnx_evidence(self, g, images: str) -> str:
         readout = self._ready_readout()
         weights, bias = readout.discriminant()
-        scores = g.linear(self._onnx_features(g, images), weights, np.where(readout.counts_ == 0, -np.inf, bias))
+        return g.linear(self._onnx_features(g, images), weights, np.where(readout.counts_ == 0, -np.inf, bias))
+
+    def _onnx_scores(self, g, images: str) -> tuple[str, str]:
+        scores = self._onnx_evidence(g, images)
         return g.softmax_of_scores(scores), g.op("ArgMax", scores, axis=1, keepdims=0)
 
     def _class_evidence(self, X) -> tuple[np.ndarray, str, bool]:
@@ -101,9 +105,7 @@ class FeatureReadoutEstimator(MemoryEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """The linear discriminant's class posteriors (equal priors): a softmax of the discriminants."""
-        scores = self._readout_scores(X)
-        weights = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return weights / weights.sum(axis=1, keepdims=True)
+        return softmax(self._readout_scores(X), copy=False)
 
     # ------------------------------------------------------------------------------------------------------------
     # Teach

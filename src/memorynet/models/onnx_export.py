@@ -31,7 +31,8 @@ PROTOBUF_LIMIT = 2 ** 31 - 2 ** 26
 
 def _check_size(estimator) -> None:
     """Refuse, before any tensor is copied, a model whose memories alone overflow one ONNX file."""
-    held = sum(bank.memories.nbytes for bank in getattr(estimator, "banks_", []))
+    held = sum(bank.memories.nbytes for member in getattr(estimator, "estimators_", [estimator])
+               for bank in getattr(member, "banks_", []))
     if held > PROTOBUF_LIMIT:
         raise ValueError(f"the model's memories take {held / 2 ** 30:.2f} GiB, more than one ONNX file can hold "
                          f"(about {PROTOBUF_LIMIT / 2 ** 30:.2f} GiB: a protobuf message is limited to 2 GiB); "

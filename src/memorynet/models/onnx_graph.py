@@ -284,6 +284,22 @@ class GraphBuilder:
         weights = self.op("Exp", shifted)
         return self.op("Div", weights, self.op("ReduceSum", weights, self.axes(1), keepdims=1))
 
+    def standardised(self, scores: str) -> str:
+        """Each row less its mean over its finite entries, over their spread (at least 1e-12); ``-inf`` where an
+        entry is infinite (:func:`memorynet.models.side_by_side.standardised_evidence`, scores oriented already)."""
+        finite = self.op("Not", self.op("IsInf", scores))
+        zero = self.const(np.array(0.0, dtype=np.float64))
+        count = self.op("Max", self.op("ReduceSum", self.op("Cast", finite, to=11), self.axes(1), keepdims=1),
+                        self.const(np.array(1.0, dtype=np.float64)))
+        values = self.op("Where", finite, scores, zero)
+        mean = self.op("Div", self.op("ReduceSum", values, self.axes(1), keepdims=1), count)
+        centred = self.op("Where", finite, self.op("Sub", values, mean), zero)
+        spread = self.op("Sqrt", self.op("Div", self.op("ReduceSum", self.op("Mul", centred, centred), self.axes(1),
+                                                        keepdims=1), count))
+        floor = self.const(np.array(1e-12, dtype=np.float64))
+        return self.op("Where", finite, self.op("Div", centred, self.op("Max", spread, floor)),
+                       self.const(np.array(-np.inf, dtype=np.float64)))
+
     def share(self, scores: str) -> str:
         """Each row divided by its sum."""
         return self.op("Div", scores, self.op("ReduceSum", scores, self.axes(1), keepdims=1))

@@ -10,18 +10,21 @@ paper" and "Accuracy frontier" pages). ``mnist-rf`` and ``cifar10-rf`` are the l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sklearn.pipeline import Pipeline
 
 from .memory_network import MemoryNetworkClassifier
 from .preprocessing import ImagePreprocessor
 from .prototype_codes import PrototypeCodeClassifier
 from .receptive_fields import LocalReceptiveFieldClassifier
+from .side_by_side import MEMBER_KINDS, SideBySideClassifier
 
-__all__ = ["MODEL_KINDS", "PRESETS", "preset", "configuration", "configuration_name"]
+__all__ = ["MODEL_KINDS", "PRESETS", "preset", "adjust", "configuration", "configuration_name"]
 
 # the library's kinds of model, by the name the experiments and results files give them
 MODEL_KINDS = {"paper": MemoryNetworkClassifier, "receptive-fields": LocalReceptiveFieldClassifier,
-               "codes": PrototypeCodeClassifier}
+               "codes": PrototypeCodeClassifier, "side-by-side": SideBySideClassifier}
 # name: (preprocessing chain, estimator class, its parameters)
 PRESETS = {
     "paper": ("scale", MemoryNetworkClassifier, {"max_neurons": 10000}),
@@ -32,8 +35,12 @@ PRESETS = {
     "cifar10-rf": ("opponent+standardize", LocalReceptiveFieldClassifier,
                    {"patch_size": 8, "stride": 4, "max_neurons": 50000, "n_jobs": -1}),
     # the best validation accuracy of `memorynet reproduce --only frontier` (its results file names the choice)
-    "mnist-best": ("deskew+dog+standardize", LocalReceptiveFieldClassifier,
-                   {"patch_size": 10, "stride": 4, "max_neurons": 60000, "n_jobs": -1}),
+    # the receptive fields with room for every image beside the dictionary model, learnt in the same pass
+    "mnist-best": ("deskew+dog+standardize", SideBySideClassifier,
+                   {"members": [["receptive-fields", {"max_neurons": 60000, "patch_size": 10, "stride": 4}],
+                                ["codes", {"max_neurons": 128, "patch_size": 7, "shrinkage": 0.0003, "stride": 3,
+                                           "whiten_eps": 3.0}]],
+                    "weights": [1.0, 0.05], "n_jobs": -1}),
     "cifar10-best": ("standardize", PrototypeCodeClassifier,
                      {"patch_size": 8, "stride": 4, "max_neurons": 512, "whiten_eps": 1.0, "shrinkage": 0.01,
                       "n_jobs": -1}),
@@ -55,6 +62,16 @@ def preset(name: str, random_state=None, pixel_max: float = 255.0, **overrides) 
     chain, cls, params = _preset_entry(name)
     estimator = cls(**{**params, "random_state": random_state, **overrides})
     return Pipeline([("preprocess", ImagePreprocessor(chain, pixel_max)), ("network", estimator)])
+
+
+def adjust(estimator, change: Callable[[dict], dict]) -> None:
+    """Set on ``estimator`` what ``change`` (its parameters -> the parameters to set) asks, or on each member of a
+    :class:`SideBySideClassifier` (e.g. a memory budget cut to a tenth for a quick run, whatever the model)."""
+    if isinstance(estimator, SideBySideClassifier):
+        estimator.set_params(members=[[kind, {**params, **change(MEMBER_KINDS[kind](**params).get_params())}]
+                                      for kind, params in estimator.members])
+    else:
+        estimator.set_params(**change(estimator.get_params()))
 
 
 def configuration(name: str, overrides: dict | None = None) -> dict:

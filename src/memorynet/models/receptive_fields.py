@@ -189,14 +189,22 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         scores = self._class_scores(X)
         return self.classes_[scores.argmin(axis=1)]
 
+    def _onnx_distances(self, g, images: str) -> str:
+        """The summed class distances (float64) of ``images`` in ONNX graph ``g``, as :meth:`class_distances`."""
+        shape, n_classes = self._patch_shape(), len(self.classes_)
+        return g.op("Sum", *(g.op("Cast", g.class_distances(g.patch(images, corner, shape), bank.memories,
+                                                            bank.classes, n_classes, self.distance), to=11)
+                             for corner, bank in zip(self.corners_, self.banks_)))
+
+    def _onnx_evidence(self, g, images: str) -> str:
+        return g.op("Neg", self._onnx_distances(g, images))
+
     def _onnx_scores(self, g, images: str) -> tuple[str, str]:
+        if self.combine == "distance":
+            total = self._onnx_distances(g, images)
+            return g.softmax_of_scores(g.op("Neg", total), spread=True), g.op("ArgMin", total, axis=1, keepdims=0)
         shape, n_classes = self._patch_shape(), len(self.classes_)
         rows = [g.patch(images, corner, shape) for corner in self.corners_]
-        if self.combine == "distance":
-            total = g.op("Sum", *(g.op("Cast", g.class_distances(x, bank.memories, bank.classes, n_classes,
-                                                                 self.distance), to=11)
-                                  for x, bank in zip(rows, self.banks_)))
-            return g.softmax_of_scores(g.op("Neg", total), spread=True), g.op("ArgMin", total, axis=1, keepdims=0)
         votes = g.op("Sum", *(g.tally([g.nearest(g.distances(x, bank.memories, self.distance),
                                                  min(self.n_neighbors, len(bank)))], [bank.classes], n_classes)[0]
                               for x, bank in zip(rows, self.banks_)))
