@@ -5,7 +5,8 @@
 
 Each measurement runs in a fresh process with ``PYTHONPATH`` pointing at one tree; the two trees alternate, and
 every figure is the median over ``--repeats`` alternations. Systems: the paper model at 1000 / 10000 / 60000
-neurons on MNIST (fit and predict), and the ``mnist-best`` and ``cifar10-best`` presets (fit and predict).
+neurons on MNIST (fit and predict), and the ``mnist-rf``, ``mnist-best`` and ``cifar10-best`` presets (fit and
+predict).
 Also checks that both trees predict identically; the second prediction of the same images (a readout solved once
 is not solved again) and the process's peak memory (RSS) are reported beside. Writes a Markdown table to stdout and
 ``--json``.
@@ -22,7 +23,8 @@ import sys
 import numpy as np
 
 SYSTEMS = [("paper 1000", "mnist", "paper", 1000), ("paper 10000", "mnist", "paper", 10000),
-           ("paper 60000", "mnist", "paper", 60000), ("mnist-best", "mnist", "mnist-best", None),
+           ("paper 60000", "mnist", "paper", 60000), ("mnist-rf", "mnist", "mnist-rf", None),
+           ("mnist-best", "mnist", "mnist-best", None),
            ("cifar10-best", "cifar10", "cifar10-best", None)]
 
 _CHILD = r"""

@@ -71,3 +71,13 @@ def test_chains_and_unknown_names(images):
     np.testing.assert_allclose(chained, preprocessing.standardize_images(preprocessing.opponent_colors(images), 1.0))
     with pytest.raises(ValueError, match="unknown preprocessing 'blur'"):
         preprocessing.apply("scale+blur", images, 255)
+
+
+@pytest.mark.parametrize("chain", ["scale", "dog+standardize", "deskew+lcn+standardize", "opponent+standardize",
+                                   "grayscale+dog"])
+def test_chunks_on_threads_give_the_whole_arrays_result_bit_for_bit(monkeypatch, chain):
+    X = np.random.default_rng(0).integers(0, 256, (50, 3, 12, 12)).astype(np.uint8)
+    whole = preprocessing._chain(preprocessing.check_chain(chain), X, 255.0)
+    monkeypatch.setattr(preprocessing, "PARALLEL_CHUNK", 7)  # 8 chunks, the last one short
+    chunked = preprocessing.apply(chain, X, 255.0)
+    assert chunked.dtype == whole.dtype and np.array_equal(chunked, whole)

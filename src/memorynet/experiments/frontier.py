@@ -42,9 +42,9 @@ __all__ = ["CANDIDATES", "DESKEWED_RF_GRID", "SHRINKAGES", "Entry", "entries", "
            "summary", "markdown", "figure", "QUOTED"]
 
 SHRINKAGES = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+HEADLINE = "dictionaries + triangle codes + LDA readout (headline)"
 # the weight of the dictionaries' standardised evidence beside the receptive fields' (weight 1) in the side-by-side
 # row, chosen on validation after one fit (as the shrinkage is)
-HEADLINE = "dictionaries + triangle codes + LDA readout (headline)"
 SIDE_WEIGHTS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 PREDICTION_PARAMS = ("shrinkage", "weights")  # read at prediction only: tried after each fit, never fitted again
 _MEMBER_KINDS = {"side-by-side": ("side-by-side", "receptive-fields", "codes")}  # the kinds a row's model fits

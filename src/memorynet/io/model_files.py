@@ -232,6 +232,7 @@ _FIELDS = {"params": dict, "estimator": str, "state": dict}
 
 
 def _check_fields(path: Path, entry: dict, where: str) -> None:
+    """The fields every estimator's entry (the header, or one member of it) has, and its state's values."""
     for key, kind in _FIELDS.items():
         if not isinstance(entry.get(key), kind):
             raise ModelFileError(f"{path}: {where}field {key!r} missing or not a {kind.__name__}")
