@@ -167,14 +167,12 @@ class SideBySideClassifier(persistence.SavesToModelFile, ClassifierMixin, BaseEs
     def partial_fit(self, X, y, classes=None):
         """Continue the pass on a chunk of the stream, given to every member in the order given. Returns ``self``.
 
-        A chunk any member would refuse for its shape or labels is refused before any member learns from it."""
+        The members hold the same image shape and classes, so a chunk of the wrong shape is refused by the first
+        member's own checks, before any member learns from it."""
         first = "estimators_" not in self.__dict__
         if first:
             self._validate_params()
         members = self._new_members() if first else self.estimators_
-        if not first:
-            for member in members:
-                member._validate_Xy(X, y, reset=False)
         for member in members:
             member.partial_fit(X, y, classes)
         self.estimators_ = members
