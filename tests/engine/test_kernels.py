@@ -167,3 +167,20 @@ def test_merge_costs_are_wards_growth_of_squared_deviations():
     keep, drop = kernels.closest_disjoint_pairs(kernels.merge_costs(kernels.pairwise_distances(M, M),
                                                                     np.array([50, 50, 1, 1])), 1)
     assert (keep.tolist(), drop.tolist()) == ([2], [3])
+
+
+def test_scatter_mean_update_over_many_row_tiles_is_the_formula_in_float64(rng):
+    memories = rng.random((500, 4096), dtype=np.float32)  # 16 rows per tile: the update spans many tiles
+    counters = rng.integers(1, 50, 500)
+    targets = rng.integers(0, 500, 300)
+    X = rng.random((300, 4096), dtype=np.float32)
+    rows, new_m, new_c = kernels.scatter_mean_update(memories, counters, targets, X)
+    sums = np.zeros((len(rows), 4096), np.float32)
+    hits = np.zeros(len(rows), np.int64)
+    for t, x in zip(np.searchsorted(rows, targets), X):  # each row's inputs summed in their order, in float32
+        sums[t] += x
+        hits[t] += 1
+    c = counters[rows].astype(np.float64)
+    expected = ((memories[rows] * c[:, None] + sums) / (c + hits)[:, None]).astype(np.float32)
+    np.testing.assert_array_equal(new_m, expected)
+    np.testing.assert_array_equal(new_c, counters[rows] + hits)

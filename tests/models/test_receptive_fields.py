@@ -29,6 +29,27 @@ def test_each_position_has_its_own_bank_trained_on_its_patch(digits):
     assert not np.shares_memory(model.banks_[0].memories, model.banks_[1].memories)
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_each_bank_is_the_rule_run_on_its_patches_in_the_fits_order(digits, n_jobs):
+    from sklearn.utils import check_random_state
+
+    from memorynet.engine.bank import NeuronBank
+    from memorynet.engine.rule import OnePassRule
+    from memorynet.engine.searchers import NumpySearcher
+
+    X, y = digits.X_train / 16.0, digits.y_train
+    model = LocalReceptiveFieldClassifier(4, 2, 150, batch_size=64, random_state=0, n_jobs=n_jobs).fit(X, y)
+    order = check_random_state(0).permutation(len(X))
+    for (r, c), learnt in zip(model.corners_, model.banks_):
+        bank = NeuronBank(16, 150)
+        patches = np.ascontiguousarray(X[:, :, r:r + 4, c:c + 4], dtype=np.float32).reshape(len(X), -1)
+        OnePassRule(10, class_budget="fair").learn(bank, NumpySearcher().attach(bank), patches,
+                                                   np.searchsorted(model.classes_, y), 64, order)
+        np.testing.assert_array_equal(learnt.memories, bank.memories)
+        np.testing.assert_array_equal(learnt.classes, bank.classes)
+        np.testing.assert_array_equal(learnt.counters, bank.counters)
+
+
 def test_distance_combination_equals_a_hand_sum(digits):
     X, X_test = digits.X_train / 16.0, digits.X_test[:20] / 16.0
     model = LocalReceptiveFieldClassifier(4, 4, 100, random_state=0).fit(X, digits.y_train)

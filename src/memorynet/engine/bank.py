@@ -1,9 +1,10 @@
 """The neuron bank: storage of neuron memories and their invariants, nothing else.
 
 A bank holds rows of memories (float32, one flattened latent representation per neuron), the class index of each
-row and its counter (inputs absorbed). Buffers grow geometrically up to ``capacity``, so holding many small banks
-(one per receptive-field position) is cheap. Searchers that index the bank are told of every change
-(:meth:`NeuronBank.attach`), so they can stay up to date incrementally.
+row and its counter (inputs absorbed). Buffers grow geometrically up to ``capacity``, or in one step by what
+a learning pass may add (:meth:`NeuronBank.reserve`), never by more: a bank that has learnt little holds
+little, so holding many small banks (one per receptive-field position) is cheap. Searchers that index the bank
+are told of every change (:meth:`NeuronBank.attach`), so they can stay up to date incrementally.
 """
 
 from __future__ import annotations
@@ -95,16 +96,24 @@ class NeuronBank:
         n0, n1 = self.size, self.size + len(memories)
         if n1 > self.capacity:
             raise BankError(f"cannot append {len(memories)} neurons to a bank holding {n0} of {self.capacity}")
-        if n1 > len(self._memories):  # grow the buffers geometrically, never past capacity
-            rows = min(self.capacity, max(n1, 2 * len(self._memories)))
-            self._memories = self._grown(self._memories, rows)
-            self._classes = self._grown(self._classes, rows)
-            self._counters = self._grown(self._counters, rows)
+        self.reserve(len(memories))
         self._memories[n0:n1], self._classes[n0:n1], self._counters[n0:n1] = memories, classes, counters
         self.size = n1
         rows = np.arange(n0, n1)
         self._notify(rows)
         return rows
+
+    def reserve(self, n: int) -> None:
+        """Make room in the buffers for ``n`` more rows (never past ``capacity``) in one step: a pass that will
+        grow the bank by up to ``n`` rows then copies nothing as it grows. Buffers still grow at least
+        geometrically, so a stream of small reservations costs no more than appends do. Unwritten rows are
+        allocated, not touched."""
+        need = min(self.capacity, self.size + n)
+        if need > len(self._memories):
+            rows = min(self.capacity, max(need, 2 * len(self._memories)))
+            self._memories = self._grown(self._memories, rows)
+            self._classes = self._grown(self._classes, rows)
+            self._counters = self._grown(self._counters, rows)
 
     def _grown(self, buffer: np.ndarray, rows: int) -> np.ndarray:
         """A larger buffer holding the rows in use (only those are copied; the rest is left unwritten)."""

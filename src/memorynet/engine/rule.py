@@ -13,6 +13,7 @@ barely changes what the memory holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from . import kernels
 from .bank import NeuronBank
 from .searchers import Searcher
 
-__all__ = ["LearningRule", "OnePassRule", "NoRoomForClass", "merge_closest_pairs"]
+__all__ = ["LearningRule", "OnePassRule", "NoRoomForClass", "merge_closest_pairs", "batch_rows"]
 
 
 class NoRoomForClass(ValueError):
@@ -33,6 +34,16 @@ class NoRoomForClass(ValueError):
         super().__init__(f"the memory is full ({capacity} neurons) and class index {class_index} has no neuron "
                          "yet; raise max_neurons, or use new_label_policy='reserve' with every class declared up "
                          "front")
+
+
+Batch = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]  # inputs (b, D), class indices (b,), weights (b,)
+
+
+def batch_rows(n: int, batch_size: int, order: np.ndarray | None = None) -> Iterator[slice | np.ndarray]:
+    """The rows of each batch of ``batch_size`` of ``n`` inputs taken in ``order`` (default: as given): a slice,
+    or that part of ``order``."""
+    for start in range(0, n, batch_size):
+        yield slice(start, start + batch_size) if order is None else order[start:start + batch_size]
 
 
 def _first_per_group(mask: np.ndarray, groups: np.ndarray, room: np.ndarray) -> np.ndarray:
@@ -63,10 +74,21 @@ class LearningRule:
         Batches are gathered one at a time, never the whole shuffled data at once. ``weights`` (n,) int: an input
         of weight w counts as w identical inputs (how banks are merged: a neuron enters as its counter's worth).
         """
-        batches = range(0, len(X), batch_size)
-        for start in tqdm(batches, desc="one pass", unit="batch", disable=not progress, leave=False):
-            rows = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
-            self.learn_batch(bank, searcher, X[rows], classes[rows], None if weights is None else weights[rows])
+        stream = ((X[rows], classes[rows], None if weights is None else weights[rows])
+                  for rows in batch_rows(len(X), batch_size, order))  # gathered one batch at a time
+        steps = self.steps(bank, searcher, stream, len(X))
+        for _ in tqdm(steps, total=-(-len(X) // batch_size), desc="one pass", unit="batch", disable=not progress,
+                      leave=False):
+            pass
+
+    def steps(self, bank: NeuronBank, searcher: Searcher, stream: Iterable[Batch], n_inputs: int) -> Iterator[None]:
+        """The pass of :meth:`learn` over the batches of ``stream`` (``n_inputs`` inputs in all), one per step: a
+        generator that learns a batch each time it is advanced, so passes over independent banks can be
+        interleaved on threads (:func:`memorynet.engine.schedule.run_interleaved`)."""
+        bank.reserve(n_inputs)  # the pass grows the bank by at most one row per input: one allocation, no copies
+        for x, classes, weights in stream:
+            self.learn_batch(bank, searcher, x, classes, weights)
+            yield
 
     def learn_batch(self, bank: NeuronBank, searcher: Searcher, x: np.ndarray, classes: np.ndarray,
                     weights: np.ndarray | None = None) -> None:

@@ -9,6 +9,8 @@ from the patch to that position's nearest neuron of the class, and picks the cla
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -19,6 +21,8 @@ from tqdm.auto import tqdm
 
 from ..engine import voting
 from ..engine.bank import NeuronBank
+from ..engine.rule import Batch, batch_rows
+from ..engine.schedule import run_interleaved
 from .base import PARAMETER_CONSTRAINTS
 from .labelled import LabelledMemoryEstimator
 
@@ -147,16 +151,22 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
 
     def _learn_rows(self, X, classes, order):
         images = X.reshape(len(X), *self.image_shape_)
-        if order is not None:
-            images, classes = images[order], classes[order]
-        rules, corners, searchers = self._rules(), self.corners_, self._searchers()
-        learning = getattr(self, "_learning_positions", None)
+        rules, searchers = self._rules(), self._searchers()
+        learning = getattr(self, "_learning_positions", range(len(self.banks_)))
+        passes = [rules[p].steps(self.banks_[p], searchers[p], self._patch_batches(images, classes, order, p),
+                                 len(images)) for p in sorted(learning)]
+        jobs = min(effective_n_jobs(self.n_jobs), len(passes))
+        with threadpool_limits(1) if jobs > 1 else contextlib.nullcontext():
+            run_interleaved(passes, jobs, len(passes) * -(-len(images) // self.batch_size), bool(self.verbose))
 
-        def learn(p):
-            if learning is None or p in learning:
-                rules[p].learn(self.banks_[p], searchers[p], self._patches(images, corners[p]), classes,
-                               self.batch_size)
-        self._map_positions(learn, progress=bool(self.verbose))
+    def _patch_batches(self, images: np.ndarray, classes: np.ndarray, order: np.ndarray | None,
+                       position: int) -> Iterator[Batch]:
+        """The batches of one position's pass: each batch's patches gathered from the images in ``order``
+        (default: as given) when the pass reaches it, so no position's patches are ever copied whole."""
+        (r, c), (height, width) = self.corners_[position], self._patch_shape()
+        for rows in batch_rows(len(images), self.batch_size, order):
+            patches = images[rows, :, r:r + height, c:c + width]
+            yield patches.reshape(len(patches), -1), classes[rows], None
 
     def fit_positions(self, X, y, positions) -> LocalReceptiveFieldClassifier:
         """``fit``, learning only the banks at ``positions`` (the others stay empty): the unit of model-parallel
