@@ -184,3 +184,14 @@ def test_scatter_mean_update_over_many_row_tiles_is_the_formula_in_float64(rng):
     expected = ((memories[rows] * c[:, None] + sums) / (c + hits)[:, None]).astype(np.float32)
     np.testing.assert_array_equal(new_m, expected)
     np.testing.assert_array_equal(new_c, counters[rows] + hits)
+
+
+def test_nearest_per_class_over_many_tiles_matches_brute_force(rng):
+    X = rng.standard_normal((1100, 5), dtype=np.float32)  # three tiles of queries
+    M = rng.standard_normal((9000, 5), dtype=np.float32)  # three tiles of neurons, classes shuffled across them
+    classes = rng.choice([0, 1, 2, 4, 5, 6], 9000)  # class 3 has no neuron
+    got = kernels.nearest_per_class(X, M, classes, 7)
+    d = ((X[:, None, :].astype(np.float64) - M[None]) ** 2).sum(-1)
+    for k in range(7):
+        expected = d[:, classes == k].min(axis=1) if (classes == k).any() else np.full(len(X), np.inf)
+        np.testing.assert_allclose(got[:, k], expected, rtol=1e-4, atol=1e-4)
