@@ -205,7 +205,8 @@ def nearest_per_class(X: np.ndarray, M: np.ndarray, m_classes: np.ndarray, n_cla
                       p: float = 2.0) -> np.ndarray:
     """Distance from each row of ``X`` to the nearest row of ``M`` of every class, (n, n_classes) float32.
 
-    Classes without a row get ``inf``. Computed block by block within the working memory.
+    Classes without a row get ``inf``. Squared L2: tile by tile of queries and neurons; other metrics: block by
+    block within the working memory.
     """
     out = np.full((len(X), n_classes), np.inf, dtype=np.float32)
     order = np.argsort(m_classes, kind="stable")
