@@ -210,13 +210,12 @@ def nearest_per_class(X: np.ndarray, M: np.ndarray, m_classes: np.ndarray, n_cla
     """
     out = np.full((len(X), n_classes), np.inf, dtype=np.float32)
     order = np.argsort(m_classes, kind="stable")
-    present, starts = np.unique(m_classes[order], return_index=True)
-    M_sorted = M[order]
+    M_sorted, sorted_classes = M[order], m_classes[order]
     if metric == "l2" and len(M):
         # |m|^2 - 2 x.m per class minimum, an 8 MiB tile of queries x neurons at a time (the passes after each
         # product stay in cache); |x|^2 and the clamp at zero are added to the (n, classes) minima at the end: both
         # are monotonic, so the minima are the same numbers.
-        m_norms, sorted_classes = row_sq_norms(M_sorted), m_classes[order]
+        m_norms = row_sq_norms(M_sorted)
         for m0 in range(0, len(M), _CLASS_TILE_NEURONS):
             neurons = slice(m0, m0 + _CLASS_TILE_NEURONS)
             classes, edges = np.unique(sorted_classes[neurons], return_index=True)  # class runs in this tile
@@ -227,6 +226,7 @@ def nearest_per_class(X: np.ndarray, M: np.ndarray, m_classes: np.ndarray, n_cla
                 block[:, classes] = np.minimum(block[:, classes], minima, out=minima)
         out += row_sq_norms(X)[:, None]
         return np.maximum(out, 0.0, out=out)
+    present, starts = np.unique(sorted_classes, return_index=True)
     for rows in _blocks(len(X), len(M)):
         D = pairwise_distances(X[rows], M_sorted, metric, p=p)
         block = out[rows]  # a view: rows is a slice

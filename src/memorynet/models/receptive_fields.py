@@ -59,15 +59,22 @@ class PatchGrid:
     def _bank_rows(self, images, position):
         return self._patches(images, self.corners_[position])
 
-    def _patches(self, images: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
-        """The patch at ``corner`` of every image (n, C, H, W), as contiguous rows (n, C*h*w)."""
-        (r, c), (rows, cols) = corner, self._patch_shape()
-        return np.ascontiguousarray(images[:, :, r:r + rows, c:c + cols]).reshape(len(images), -1)
+    def _patches(self, images: np.ndarray, corner: tuple[int, int],
+                 rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """The patch at ``corner`` of the images (n, C, H, W) at ``rows`` (default: all), as contiguous rows
+        (rows, C*h*w); only the patches are copied."""
+        (r, c), (height, width) = corner, self._patch_shape()
+        patches = images[rows, :, r:r + height, c:c + width]
+        return patches.reshape(len(patches), -1)  # a copy in C order (a view only of whole contiguous images)
+
+    def _threads(self, tasks: int) -> int:
+        """Threads for ``tasks`` independent positions: ``n_jobs``, never more than the tasks."""
+        return min(effective_n_jobs(self.n_jobs), tasks)
 
     def _map_positions(self, work, progress: bool = False) -> list:
         """``work(position)`` for every position: on ``n_jobs`` threads, each with a one-thread BLAS (positions are
         independent and NumPy releases the GIL in its kernels), or in order; results in position order."""
-        jobs = min(effective_n_jobs(self.n_jobs), len(self.banks_))
+        jobs = self._threads(len(self.banks_))
         if jobs == 1:
             return super()._map_positions(work, progress)
         with threadpool_limits(1), ThreadPoolExecutor(jobs) as pool:
@@ -155,7 +162,7 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         learning = getattr(self, "_learning_positions", range(len(self.banks_)))
         passes = [rules[p].steps(self.banks_[p], searchers[p], self._patch_batches(images, classes, order, p),
                                  len(images)) for p in sorted(learning)]
-        jobs = min(effective_n_jobs(self.n_jobs), len(passes))
+        jobs = self._threads(len(passes))
         with threadpool_limits(1) if jobs > 1 else contextlib.nullcontext():
             run_interleaved(passes, jobs, len(passes) * -(-len(images) // self.batch_size), bool(self.verbose))
 
@@ -163,10 +170,9 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
                        position: int) -> Iterator[Batch]:
         """The batches of one position's pass: each batch's patches gathered from the images in ``order``
         (default: as given) when the pass reaches it, so no position's patches are ever copied whole."""
-        (r, c), (height, width) = self.corners_[position], self._patch_shape()
+        corner = self.corners_[position]
         for rows in batch_rows(len(images), self.batch_size, order):
-            patches = images[rows, :, r:r + height, c:c + width]
-            yield patches.reshape(len(patches), -1), classes[rows], None
+            yield self._patches(images, corner, rows), classes[rows], None
 
     def fit_positions(self, X, y, positions) -> LocalReceptiveFieldClassifier:
         """``fit``, learning only the banks at ``positions`` (the others stay empty): the unit of model-parallel
