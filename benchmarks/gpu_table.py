@@ -1,11 +1,14 @@
-"""Fit + predict of the paper model and both presets with the torch searcher (GPU) against NumPy (CPU).
+"""Fit + predict of the paper model, the receptive-field presets and the frontier's presets with the torch engine
+(GPU) against NumPy (CPU).
 
     bash benchmarks/gpu.sh --data-dir ../shared/data          # on a machine with a CUDA GPU and torch installed
     python benchmarks/gpu_table.py --data-dir ../shared/data --smoke   # seconds, tiny sizes, torch on the CPU
 
 Both backends run in this one process on the same machine, one after the other per row: the CPU column is that
-machine's CPU (all its cores), the GPU column the same model with ``search_backend="torch"``. The device is warmed
-up before the first timing. Prints a Markdown table naming the card and the CPU, and writes ``<out>/gpu.json``.
+machine's CPU (all its cores), the GPU column the same model with ``search_backend="torch"`` (every member of a
+side-by-side model): its learning passes run on the device (:mod:`memorynet.engine.device`), and so do the prototype
+codes' readout statistics and solve (:mod:`memorynet.models.device_readout`). The device is warmed up before the
+first timing. Prints a Markdown table naming the card and the CPU, and writes ``<out>/gpu.json``.
 Every row says whether the GPU's predictions equal the CPU's: float32 products on the two devices round
 differently, so a near-tie can pick another neuron during training and the two models can drift apart by a few
 predictions; the accuracies of both are recorded.
@@ -17,23 +20,46 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
 from memorynet import MemoryNetworkClassifier, datasets, preset, scale_pixels
+from memorynet.models.presets import adjust
 
 CASES = [("mnist", "paper, 10000 neurons", None, 10000), ("mnist", "paper, 60000 neurons", None, 60000),
          ("cifar10", "paper, 10000 neurons", None, 10000), ("cifar10", "paper, 50000 neurons", None, 50000),
-         ("mnist", "mnist-rf preset", "mnist-rf", None), ("cifar10", "cifar10-rf preset", "cifar10-rf", None)]
-SMOKE_CASES = [("mnist", "paper, 300 neurons", None, 300), ("mnist", "mnist-rf preset", "mnist-rf", None)]
+         ("mnist", "mnist-rf preset", "mnist-rf", None), ("cifar10", "cifar10-rf preset", "cifar10-rf", None),
+         ("mnist", "mnist-best preset", "mnist-best", None), ("cifar10", "cifar10-best preset", "cifar10-best", None)]
+SMOKE_CASES = [("mnist", "paper, 300 neurons", None, 300), ("mnist", "mnist-rf preset", "mnist-rf", None),
+               ("cifar10", "cifar10-best preset, 32 prototypes", "cifar10-best", 32)]
+
+
+# where a results file's GPU fits took their learning decisions (files written before the device passes say "host")
+LEARNING = {"host": "training's passes decided on the host, the torch searcher's searches on the device",
+            "device": "training's passes on the device (memorynet.engine.device), the codes' readout there too"}
 
 
 def _model(name: str | None, neurons: int | None, backend: str):
+    """(the model on ``backend``, whether it takes scaled pixels); ``neurons``: the paper model's memory, or a
+    preset's ``max_neurons`` when given."""
     if name is None:
         return MemoryNetworkClassifier(neurons, random_state=0, search_backend=backend), True
-    return preset(name, random_state=0, search_backend=backend), False
+    pipeline = preset(name, random_state=0)
+    adjust(pipeline[-1], lambda params: {"search_backend": backend, **({} if neurons is None else
+                                                                       {"max_neurons": neurons})})
+    return pipeline, False
+
+
+def _revision() -> str:
+    """The checkout's commit (short), or "unknown" outside a git checkout."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def _cpu() -> str:
@@ -70,7 +96,9 @@ def _time_case(name: str | None, neurons: int | None, backend: str, ds, smoke: b
 
 def markdown(results: dict) -> str:
     """The table of a ``gpu.json``: one row per model, both devices' seconds and accuracies."""
-    lines = [f"GPU: **{results['device']}**; CPU: **{results['cpu']}**; torch {results['torch']}.", "",
+    learning = LEARNING[results.get("learning", "host")]
+    lines = [f"GPU: **{results['device']}**; CPU: **{results['cpu']}**; torch {results['torch']}; code at commit "
+             f"`{results.get('revision', 'unknown')}`; {learning}.", "",
              "| data | model | CPU fit s | GPU fit s | CPU predict s | GPU predict s | fit speed-up | "
              "predict speed-up | CPU accuracy | GPU accuracy | same predictions |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -107,7 +135,8 @@ def main() -> None:
                      "cpu_accuracy": float(np.mean(figures["numpy"][2] == y_test)),
                      "gpu_accuracy": float(np.mean(figures["torch"][2] == y_test))})
         print(rows[-1], flush=True)
-    results = {"device": device, "cpu": _cpu(), "torch": torch.__version__, "smoke": args.smoke, "rows": rows}
+    results = {"device": device, "cpu": _cpu(), "torch": torch.__version__, "revision": _revision(),
+               "learning": "device", "smoke": args.smoke, "rows": rows}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu.json").write_text(json.dumps(results, indent=1))

@@ -3,8 +3,10 @@
 A bank holds rows of memories (float32, one flattened latent representation per neuron), the class index of each
 row and its counter (inputs absorbed). Buffers grow geometrically up to ``capacity``, or in one step by what
 a learning pass may add (:meth:`NeuronBank.reserve`), never by more: a bank that has learnt little holds
-little, so holding many small banks (one per receptive-field position) is cheap. Searchers that index the bank
-are told of every change (:meth:`NeuronBank.attach`), so they can stay up to date incrementally.
+little, so holding many small banks (one per receptive-field position) is cheap. :meth:`NeuronBank.absorb` is the
+running-mean update of the rows a batch hits (the bank's one arithmetic: a memory is the mean of what it absorbed).
+Searchers that index the bank are told of every change (:meth:`NeuronBank.attach`), so they can stay up to date
+incrementally.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
+
+from . import kernels
 
 __all__ = ["NeuronBank", "BankError"]
 
@@ -97,7 +101,8 @@ class NeuronBank:
         if n1 > self.capacity:
             raise BankError(f"cannot append {len(memories)} neurons to a bank holding {n0} of {self.capacity}")
         self.reserve(len(memories))
-        self._memories[n0:n1], self._classes[n0:n1], self._counters[n0:n1] = memories, classes, counters
+        self._write(slice(n0, n1), memories)
+        self._classes[n0:n1], self._counters[n0:n1] = classes, counters
         self.size = n1
         rows = np.arange(n0, n1)
         self._notify(rows)
@@ -121,10 +126,27 @@ class NeuronBank:
         out[: self.size] = buffer[: self.size]
         return out
 
-    def update_rows(self, rows: np.ndarray, memories: np.ndarray, counters: np.ndarray) -> None:
+    def _write(self, rows: slice | np.ndarray, memories) -> None:
+        """Store ``memories`` in ``rows`` of the buffer (the one place memories are written)."""
+        self._memories[rows] = memories
+
+    def memory_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The memories of ``rows``, (len(rows), D) float32 on the host."""
+        return self._memories[rows]
+
+    def update_rows(self, rows: np.ndarray, memories, counters: np.ndarray) -> None:
         """Overwrite the memories and counters of existing ``rows``."""
-        self._memories[rows], self._counters[rows] = memories, counters
+        self._write(rows, memories)
+        self._counters[rows] = counters
         self._notify(rows)
+
+    def absorb(self, targets: np.ndarray, x: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Move each neuron of ``targets`` (n,) to the running mean of its memory and the inputs ``x`` (n, D) it
+        absorbs (:func:`~memorynet.engine.kernels.scatter_mean_update`); ``weights`` (n,) int: an input of weight w
+        counts as w identical inputs."""
+        if len(x):
+            rows, memories, counters = kernels.scatter_mean_update(self.memories, self.counters, targets, x, weights)
+            self.update_rows(rows, memories, counters)
 
     def merge_rows(self, keep: np.ndarray, drop: np.ndarray) -> None:
         """Merge each ``drop`` row into its ``keep`` row (counter-weighted mean, counters added); the ``drop`` rows
@@ -137,7 +159,8 @@ class NeuronBank:
     def replace_rows(self, rows: np.ndarray, memories: np.ndarray, classes: np.ndarray,
                      counters: np.ndarray | int = 1) -> None:
         """Put new neurons (counter 1, or ``counters``) in existing ``rows``."""
-        self._memories[rows], self._classes[rows], self._counters[rows] = memories, classes, counters
+        self._write(rows, memories)
+        self._classes[rows], self._counters[rows] = classes, counters
         self._notify(rows)
 
     def remove_rows(self, rows: np.ndarray) -> None:

@@ -139,21 +139,14 @@ class OnePassRule(LearningRule):
             raise NoRoomForClass(int(classes[stranded[0]]), bank.capacity)
         w = (lambda rows: 1) if weights is None else (lambda rows: weights[rows])  # noqa: E731
         bank.append(x[grow], classes[grow], w(grow))
-        self._move(bank, target[settled], x[settled], None if weights is None else weights[settled])
+        bank.absorb(target[settled], x[settled], None if weights is None else weights[settled])
         if placed.any():
             self._merge_and_place(bank, searcher, x[placed], classes[placed], w(placed))
         if claimed.any():
             self._reclaim(bank, searcher, x[claimed], classes[claimed], w(claimed))
         if orphan.size:  # disjoint from the rows moved above: their labels' neurons were all born in this batch
-            self._move(bank, searcher.nearest_same_label(x[orphan], classes[orphan])[1], x[orphan],
-                       None if weights is None else weights[orphan])
-
-    @staticmethod
-    def _move(bank: NeuronBank, targets: np.ndarray, x: np.ndarray, weights: np.ndarray | None) -> None:
-        """Move each target neuron to the running mean of its memory and the inputs ``x`` it absorbs."""
-        if len(x):
-            rows, memories, counts = kernels.scatter_mean_update(bank.memories, bank.counters, targets, x, weights)
-            bank.update_rows(rows, memories, counts)
+            bank.absorb(searcher.nearest_same_label(x[orphan], classes[orphan])[1], x[orphan],
+                        None if weights is None else weights[orphan])
 
     def _class_room(self, bank: NeuronBank) -> np.ndarray:
         """Each class's share of the capacity less its neurons, (n_classes,) (negative: above its share)."""
@@ -238,7 +231,7 @@ def merge_closest_pairs(bank: NeuronBank, class_index: int, n_pairs: int, metric
     weighted by their counters: :func:`kernels.merge_costs`), each into its first neuron by the counter-weighted
     mean; returns the rows of the second neurons, now spare (to be replaced or removed)."""
     rows = np.flatnonzero(bank.classes == class_index)
-    members = bank.memories[rows]
+    members = bank.memory_rows(rows)
     costs = kernels.merge_costs(kernels.pairwise_distances(members, members, metric, p=p), bank.counters[rows])
     keep, drop = kernels.closest_disjoint_pairs(costs, n_pairs)
     bank.merge_rows(rows[keep], rows[drop])

@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..engine import kernels
 from ..engine.bank import NeuronBank
+from ..engine.device import default_device
 from . import tiled_scatter
 from .base import PARAMETER_CONSTRAINTS
 from .feature_readout import FeatureReadoutEstimator
@@ -176,12 +177,18 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
             raise ValueError(f"whiten_images={self.whiten_images} must be 0 (no whitening) or between 2 and "
                              f"warmup={self.warmup}: the whitening images are part of the warm-up")
         super()._begin(classes)
-        self.readout_ = StreamingLDA(self.shrinkage, chunk_precision="float32")
+        self.readout_ = self._new_readout()
         width = self.banks_[0].n_features
         self.patch_count_ = 0
         self.patch_sums_ = np.zeros((len(self.banks_), width))
         self.patch_products_ = np.zeros((len(self.banks_), width, width))
         self.whitening_ = None
+
+    def _new_readout(self) -> StreamingLDA:
+        """The streaming discriminant over the codes; with ``search_backend="torch"`` its statistics are
+        accumulated and its system solved on the torch device (:mod:`memorynet.models.device_readout`)."""
+        device = default_device() if self.search_backend == "torch" else None
+        return StreamingLDA(self.shrinkage, chunk_precision="float32", device=device)
 
     def _learn_rows(self, X, classes, order):
         images = X.reshape(len(X), *self.image_shape_)
@@ -315,7 +322,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
             raise ValueError(f"a {type(self).__name__} file stores the arrays {sorted(self._STATE)}")
         super()._import_state(state, classes, banks, {})
         self._import_whitening(arrays["patch_sums"], arrays["patch_products"], arrays["patch_count"])
-        self.readout_ = StreamingLDA(self.shrinkage, chunk_precision="float32")
+        self.readout_ = self._new_readout()
         means, counts, scatter = arrays["readout_means"], arrays["readout_counts"], arrays["readout_scatter"]
         if not (means.size or counts.size or scatter.size):
             return

@@ -13,7 +13,7 @@ from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import tiled_scatter
+from . import device_readout, tiled_scatter
 from .tiled_solve import solve_shrunk
 
 __all__ = ["StreamingClassifier", "NearestClassMean", "StreamingLDA"]
@@ -106,19 +106,42 @@ class StreamingLDA(NearestClassMean):
         rank-k products per chunk; :mod:`memorynet.models.tiled_scatter`). ``"float32"`` is about twice as fast
         and half the memory, for wide features (relative error of a few 1e-6 after tens of chunks); ``"float64"``
         is exact to rounding.
+    device : str or None, default=None
+        A PyTorch device (``"cuda"``, ``"cpu"``): the chunks' rank-k updates are computed there into a square
+        scatter that is added to the packed tiles when they are read, and the discriminant is solved there in
+        float64 (:mod:`memorynet.models.device_readout`); ``None``: on the host with BLAS.
     """
 
     _parameter_constraints: dict = {"shrinkage": [Interval(Real, 0, 1, closed="both")],
-                                    "chunk_precision": [StrOptions({"float64", "float32"})]}
+                                    "chunk_precision": [StrOptions({"float64", "float32"})], "device": [None, str]}
 
-    def __init__(self, shrinkage: float = 1e-4, chunk_precision: str = "float64"):
+    def __init__(self, shrinkage: float = 1e-4, chunk_precision: str = "float64", device: str | None = None):
         self.shrinkage = shrinkage
         self.chunk_precision = chunk_precision
+        self.device = device
 
     def _start(self, n_features: int) -> None:
         super()._start(n_features)
         self.scatter_tiles_ = tiled_scatter.zeros(n_features, self.chunk_precision)
         self._solved = None
+
+    @property
+    def scatter_tiles_(self) -> np.ndarray:
+        """The running scatter's packed lower tiles (:mod:`.tiled_scatter`), with what the device holds added."""
+        pending = self.__dict__.get("_pending")
+        if pending is not None:
+            device_readout.fold(self._scatter_tiles, pending)
+            self._pending = None
+        return self._scatter_tiles
+
+    @scatter_tiles_.setter
+    def scatter_tiles_(self, tiles: np.ndarray) -> None:
+        self._scatter_tiles, self._pending = tiles, None
+
+    def __getstate__(self):
+        if hasattr(self, "_scatter_tiles"):
+            self.scatter_tiles_  # noqa: B018 (folds the device's part: a saved readout holds no device tensor)
+        return super().__getstate__()
 
     def _learn(self, X, idx) -> None:
         counts, sums = self._class_sums(X, idx)
@@ -129,14 +152,23 @@ class StreamingLDA(NearestClassMean):
         old = self.counts_[present]
         shift = (chunk_means[present] - self.means_[present]) * np.sqrt(old * counts[present]
                                                                          / (old + counts[present]))[:, None]
+        if self.device is None:
+            self._add_scatter(X, idx, chunk_means, shift)
+        else:
+            if self.__dict__.get("_pending") is None:
+                self._pending = device_readout.new_scatter(X.shape[1], self.chunk_precision, self.device)
+            device_readout.add_chunk(self._pending, X, chunk_means, idx, shift)
+        self._add_to_means(counts, sums)
+        self._solved = None
+
+    def _add_scatter(self, X, idx, chunk_means: np.ndarray, shift: np.ndarray) -> None:
+        """The chunk's scatter added to the packed tiles on the host."""
         centred = tiled_scatter.zero_rows(len(X), self.scatter_tiles_)  # the padding's columns stay 0
         for rows in gen_batches(len(X), ROW_BLOCK):  # in float64, rounded to the scatter's precision
             np.subtract(X[rows], chunk_means[idx[rows]], out=centred[rows, :X.shape[1]])
         tiled_scatter.add_rank(self.scatter_tiles_, centred)
         del centred
         tiled_scatter.add_rank(self.scatter_tiles_, shift)
-        self._add_to_means(counts, sums)
-        self._solved = None
 
     def scatter(self) -> np.ndarray:
         """The pooled within-class scatter matrix (float64, symmetric)."""
@@ -193,7 +225,11 @@ class StreamingLDA(NearestClassMean):
     def discriminant(self) -> tuple[np.ndarray, np.ndarray]:
         """(weights (D, C), bias (C,)) of the linear discriminants, solved once per data and shrinkage."""
         if self._solved is None or self._solved[0] != self.shrinkage:  # new data or another shrinkage
-            weights = solve_shrunk(self.scatter_tiles_, self.n_features_in_, self._scale(), self.shrinkage,
-                                   self.means_.T)
+            if self.device is None:
+                weights = solve_shrunk(self.scatter_tiles_, self.n_features_in_, self._scale(), self.shrinkage,
+                                       self.means_.T)
+            else:  # the tiles and what the device holds, added there (no round trip of the device's part)
+                weights = device_readout.solve_shrunk(self._scatter_tiles, self.__dict__.get("_pending"),
+                                                      self._scale(), self.shrinkage, self.means_.T, self.device)
             self._solved = (self.shrinkage, weights, -0.5 * np.einsum("cd,dc->c", self.means_, weights))
         return self._solved[1], self._solved[2]
