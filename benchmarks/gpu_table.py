@@ -7,7 +7,7 @@
 Both backends run in this one process on the same machine, one after the other per row: the CPU column is that
 machine's CPU (all its cores), the GPU column the same model with ``search_backend="torch"`` (every member of a
 side-by-side model): its learning passes run on the device (:mod:`memorynet.engine.device`), and so do the prototype
-codes' readout statistics and solve (:mod:`memorynet.models.device_readout`). The device is warmed up before the
+codes' readout statistics and solve (:mod:`memorynet.models.on_device`). The device is warmed up before the
 first timing. Prints a Markdown table naming the card and the CPU, and writes ``<out>/gpu.json``.
 Every row says whether the GPU's predictions equal the CPU's: float32 products on the two devices round
 differently, so a near-tie can pick another neuron during training and the two models can drift apart by a few

@@ -17,6 +17,8 @@ from memorynet.engine.bank import BankError  # noqa: E402
 from memorynet.engine.device import DeviceBank, DeviceOnePassRule, DeviceSearcher  # noqa: E402
 from memorynet.engine.rule import NoRoomForClass, OnePassRule  # noqa: E402
 from memorynet.engine.searchers import NumpySearcher  # noqa: E402
+from memorynet.models import on_device  # noqa: E402
+from memorynet.models.prototype_codes import triangle_codes  # noqa: E402
 from memorynet.models.readout import StreamingLDA  # noqa: E402
 
 
@@ -183,6 +185,15 @@ def test_the_readout_accumulates_and_solves_on_the_device(precision, tolerance):
     saved = pickle.loads(pickle.dumps(device))
     assert saved.__dict__["_pending"] is None  # a saved readout holds no device tensor
     np.testing.assert_allclose(saved.scatter(), host.scatter(), atol=tolerance * scale)
+
+
+def test_triangle_codes_on_the_device_are_the_hosts():
+    rng = np.random.default_rng(2)
+    patches, prototypes = rng.normal(size=(50, 9)).astype(np.float32), rng.normal(size=(6, 9)).astype(np.float32)
+    found = on_device.triangle_codes(patches, prototypes, 8, "cpu")
+    np.testing.assert_allclose(found, triangle_codes(patches, prototypes, 8), rtol=1e-5, atol=1e-5)
+    assert found[:, 6:].max() == 0 and found.max() > 0  # a dictionary still growing: its missing columns are zero
+    assert not on_device.triangle_codes(patches, prototypes[:0], 3, "cpu").any()
 
 
 def test_the_prototype_codes_learn_their_readout_on_the_device(digits):

@@ -25,6 +25,7 @@ teaches the dictionaries. Either way ``partial_fit`` over a stream builds the sa
 
 from __future__ import annotations
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -35,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..engine import kernels
 from ..engine.bank import NeuronBank
 from ..engine.device import default_device
-from . import tiled_scatter
+from . import on_device, tiled_scatter
 from .base import PARAMETER_CONSTRAINTS
 from .feature_readout import FeatureReadoutEstimator
 from .readout import StreamingLDA
@@ -186,7 +187,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
 
     def _new_readout(self) -> StreamingLDA:
         """The streaming discriminant over the codes; with ``search_backend="torch"`` its statistics are
-        accumulated and its system solved on the torch device (:mod:`memorynet.models.device_readout`)."""
+        accumulated and its system solved on the torch device (:mod:`memorynet.models.on_device`)."""
         device = default_device() if self.search_backend == "torch" else None
         return StreamingLDA(self.shrinkage, chunk_precision="float32", device=device)
 
@@ -275,9 +276,12 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
         return np.linalg.solve(matrix.T, rows.T).T + mean
 
     def _features(self, images: np.ndarray) -> np.ndarray:
-        """(n, n_codes_) float32: every position's triangle codes of validated ``images`` (n, C, H, W)."""
-        parts = self._map_positions(lambda p: triangle_codes(self._bank_rows(images, p), self.banks_[p].memories,
-                                                             self.max_neurons))
+        """(n, n_codes_) float32: every position's triangle codes of validated ``images`` (n, C, H, W), on the
+        readout's torch device when it has one."""
+        device = self.readout_.device
+        codes = triangle_codes if device is None else functools.partial(on_device.triangle_codes, device=device)
+        parts = self._map_positions(lambda p: codes(self._bank_rows(images, p), self.banks_[p].memories,
+                                                    self.max_neurons))
         return np.concatenate(parts, axis=1)
 
     def _onnx_features(self, g, images: str) -> str:

@@ -13,7 +13,7 @@ from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import device_readout, tiled_scatter
+from . import on_device, tiled_scatter
 from .tiled_solve import solve_shrunk
 
 __all__ = ["StreamingClassifier", "NearestClassMean", "StreamingLDA"]
@@ -109,7 +109,7 @@ class StreamingLDA(NearestClassMean):
     device : str or None, default=None
         A PyTorch device (``"cuda"``, ``"cpu"``): the chunks' rank-k updates are computed there into a square
         scatter that is added to the packed tiles when they are read, and the discriminant is solved there in
-        float64 (:mod:`memorynet.models.device_readout`); ``None``: on the host with BLAS.
+        float64 (:mod:`memorynet.models.on_device`); ``None``: on the host with BLAS.
     """
 
     _parameter_constraints: dict = {"shrinkage": [Interval(Real, 0, 1, closed="both")],
@@ -130,7 +130,7 @@ class StreamingLDA(NearestClassMean):
         """The running scatter's packed lower tiles (:mod:`.tiled_scatter`), with what the device holds added."""
         pending = self.__dict__.get("_pending")
         if pending is not None:
-            device_readout.fold(self._scatter_tiles, pending)
+            on_device.fold(self._scatter_tiles, pending)
             self._pending = None
         return self._scatter_tiles
 
@@ -156,8 +156,8 @@ class StreamingLDA(NearestClassMean):
             self._add_scatter(X, idx, chunk_means, shift)
         else:
             if self.__dict__.get("_pending") is None:
-                self._pending = device_readout.new_scatter(X.shape[1], self.chunk_precision, self.device)
-            device_readout.add_chunk(self._pending, X, chunk_means, idx, shift)
+                self._pending = on_device.new_scatter(X.shape[1], self.chunk_precision, self.device)
+            on_device.add_chunk(self._pending, X, chunk_means, idx, shift)
         self._add_to_means(counts, sums)
         self._solved = None
 
@@ -229,7 +229,7 @@ class StreamingLDA(NearestClassMean):
                 weights = solve_shrunk(self.scatter_tiles_, self.n_features_in_, self._scale(), self.shrinkage,
                                        self.means_.T)
             else:  # the tiles and what the device holds, added there (no round trip of the device's part)
-                weights = device_readout.solve_shrunk(self._scatter_tiles, self.__dict__.get("_pending"),
+                weights = on_device.solve_shrunk(self._scatter_tiles, self.__dict__.get("_pending"),
                                                       self._scale(), self.shrinkage, self.means_.T, self.device)
             self._solved = (self.shrinkage, weights, -0.5 * np.einsum("cd,dc->c", self.means_, weights))
         return self._solved[1], self._solved[2]

@@ -1,6 +1,7 @@
-"""The streaming discriminant's heavy arithmetic on a PyTorch device: the scatter's rank-k updates and the shrunk
-system's solve.
+"""The prototype-code model's heavy arithmetic on a PyTorch device: its triangle codes, and its streaming
+discriminant's rank-k updates and solve.
 
+:func:`triangle_codes` is :func:`memorynet.models.prototype_codes.triangle_codes` computed on the device.
 :class:`~memorynet.models.readout.StreamingLDA` with ``device`` set keeps the scatter that its chunks add as a square
 matrix on the device (:func:`add_chunk`: the chunk's rows centred on their class means, and the shift of the class
 means, both as products there), and adds it into its packed host tiles only when something on the host reads them
@@ -16,7 +17,21 @@ import numpy as np
 from ..engine.searchers import _import
 from .tiled_scatter import block, padded_side, tile_count
 
-__all__ = ["new_scatter", "add_chunk", "fold", "solve_shrunk"]
+__all__ = ["triangle_codes", "new_scatter", "add_chunk", "fold", "solve_shrunk"]
+
+
+def triangle_codes(patches: np.ndarray, prototypes: np.ndarray, width: int, device: str) -> np.ndarray:
+    """(n, ``width``) float32: ``max(0, mean_k(z) - z_k)``, ``z_k`` the Euclidean distance from each patch to
+    prototype ``k``, computed on ``device``; columns beyond the prototypes are zero."""
+    torch = _import("torch")
+    codes = np.zeros((len(patches), width), dtype=np.float32)
+    if len(prototypes):
+        X = torch.from_numpy(np.ascontiguousarray(patches)).to(device)
+        M = torch.from_numpy(np.ascontiguousarray(prototypes)).to(device)
+        squared = (M * M).sum(dim=1)[None, :] - 2.0 * (X @ M.T) + (X * X).sum(dim=1, keepdim=True)
+        z = squared.clamp_min_(0.0).sqrt_()
+        codes[:, :len(prototypes)] = (z.mean(dim=1, keepdim=True) - z).clamp_min_(0.0).cpu().numpy()
+    return codes
 
 
 def new_scatter(n: int, precision: str, device: str):
