@@ -156,6 +156,7 @@ _BENCHMARK_TABLES = {"distributed": ("distributed_scaling", "distributed", "quic
                      "stream-memory": ("stream_memory", "stream_memory", "quick"),
                      "class-order": ("class_order", "class_order", "quick"),
                      "gpu": ("gpu_table", "gpu", "smoke"),
+                     "multiscale": ("multiscale_probe", "multiscale_probe", "quick"),
                      "fit-profile": ("fit_profile", "fit_profile", "quick")}
 
 

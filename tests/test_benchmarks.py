@@ -85,6 +85,18 @@ def test_readout_probe_quick(data_dir, tmp_path):
     assert all(acc > 0.25 for acc in result["validation_lda_readout"].values())
 
 
+def test_multiscale_probe_quick(data_dir, tmp_path):
+    """The multi-scale probe scores every weighting of its members' evidence on validation; the preset's pair is the
+    weighting that gives the extra scales nothing, and a member alone is its evidence's argmax."""
+    result = _quick_probe("multiscale_probe", data_dir, tmp_path)
+    probe = _benchmark_module("multiscale_probe")
+    assert result["quick"] and len(result["members"]) == 5 and len(result["scores"]) == 4 * 4 * 4 * 4
+    assert result["preset_pair"]["weights"] == [1.0, 0.05, 0.0, 0.0, 0.0]
+    assert result["best"]["accuracy"] == max(s["accuracy"] for s in result["scores"])
+    assert all(accuracy > 0.9 for accuracy in result["each_member_alone"])  # chance: 0.1
+    assert "| the preset's pair" in probe.markdown(result)
+
+
 def test_gpu_table_smoke(data_dir, tmp_path):
     """The GPU table's script runs end to end (torch on the CPU here) and its table is the site's."""
     pytest.importorskip("torch", reason="the GPU table's script needs PyTorch: pip install torch==2.13.0 (the CPU "

@@ -1,0 +1,107 @@
+"""Probe for the accuracy frontier (issue 24): do receptive fields at other scales, beside ``mnist-best``'s two
+members, add evidence? Validation split only; the test set is not read.
+
+    python benchmarks/multiscale_probe.py --data-dir ../shared/data            # about 3 minutes on 2 cores
+    python benchmarks/multiscale_probe.py --data-dir ../shared/data --quick    # 3000 training images, smaller memories
+
+One side-by-side model holds ``mnist-best``'s members (the receptive fields on deskewed digits and the dictionaries)
+and receptive fields at three more scales (larger and smaller patches, and the whole image: the paper's model on
+deskewed digits), all learnt from the same single pass over the frontier's fit split. Each member's standardised
+evidence on the validation split is computed once; every combination of :data:`WEIGHTS` then scores the weighted sum
+(the preset's two members with the extra scales' weights at zero are the baseline). Writes
+``<out>/multiscale_probe.json``; ``--quick`` says so in the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from memorynet import datasets
+from memorynet.experiments.harness import validation_split_indices
+from memorynet.models import preprocessing
+from memorynet.models.presets import PRESETS
+from memorynet.models.side_by_side import SideBySideClassifier, combined_evidence
+
+EXTRA_SCALES = ({"patch_size": 14, "stride": 7}, {"patch_size": 7, "stride": 3}, {"patch_size": 28, "stride": 1})
+# the weight of each member's standardised evidence: the preset's receptive fields keep 1, the dictionaries take the
+# frontier's side-by-side weights, each extra scale one of these
+WEIGHTS = ((1.0,), (0.0, 0.02, 0.05, 0.1), (0.0, 0.25, 0.5, 1.0), (0.0, 0.25, 0.5, 1.0), (0.0, 0.1, 0.25, 0.5))
+QUICK = {"fit": 3000, "validation": 500, "max_neurons": 3000}
+
+
+def members(quick: bool) -> list:
+    """``mnist-best``'s members, then the receptive fields at :data:`EXTRA_SCALES` (as much memory as the preset's
+    own; ``quick``: less)."""
+    own = [[kind, dict(params)] for kind, params in PRESETS["mnist-best"][2]["members"]]
+    if quick:
+        own[0][1]["max_neurons"] = QUICK["max_neurons"]
+    memory = own[0][1]["max_neurons"]
+    return own + [["receptive-fields", {"max_neurons": memory, **scale}] for scale in EXTRA_SCALES]
+
+
+def run(data_dir: str, quick: bool) -> dict:
+    data = datasets.load("mnist", data_dir, progress=False)
+    fit_rows, val_rows = validation_split_indices(len(data.y_train))  # the validation split of the harness
+    if quick:
+        fit_rows, val_rows = fit_rows[:QUICK["fit"]], val_rows[:QUICK["validation"]]
+    chain = PRESETS["mnist-best"][0]
+    X, X_val = (preprocessing.apply(chain, data.X_train[rows], data.pixel_max) for rows in (fit_rows, val_rows))
+    y, y_val = data.y_train[fit_rows], data.y_train[val_rows]
+    model = SideBySideClassifier(members=members(quick), n_jobs=-1, random_state=0)
+    start = time.perf_counter()
+    model.fit(X, y)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    evidence = model.member_evidence(X_val)
+    evidence_seconds = time.perf_counter() - start
+    scores = [{"weights": list(w), "accuracy": float(np.mean(model.classes_[np.argmax(combined_evidence(evidence, w),
+                                                                                        axis=1)] == y_val))}
+              for w in itertools.product(*WEIGHTS)]
+    preset_weights = PRESETS["mnist-best"][2]["weights"]
+    baseline = next(s for s in scores if s["weights"] == [*preset_weights, 0.0, 0.0, 0.0])
+    alone = [float(np.mean(model.classes_[np.argmax(e, axis=1)] == y_val)) for e in evidence]
+    return {"quick": quick, "members": model.members, "n_fit": len(y), "n_validation": len(y_val),
+            "fit_seconds": fit_seconds, "evidence_seconds": evidence_seconds, "each_member_alone": alone,
+            "preset_pair": baseline, "best": max(scores, key=lambda s: s["accuracy"]), "scores": scores}
+
+
+def _member_text(member) -> str:
+    kind, params = member
+    return f"{kind} ({', '.join(f'{k}={v}' for k, v in params.items())})"
+
+
+def markdown(result: dict) -> str:
+    """The probe's table: each member alone, the preset's pair, the best weighted sum (validation accuracies)."""
+    lines = [f"Validation split: {result['n_fit']} images learnt, {result['n_validation']} scored; one fit of every "
+             f"member in one pass ({result['fit_seconds']:.0f} s), their evidence once "
+             f"({result['evidence_seconds']:.0f} s).", "",
+             "| evidence | weights | validation accuracy |", "|---|---|---:|"]
+    for member, accuracy in zip(result["members"], result["each_member_alone"]):
+        lines.append(f"| {_member_text(member)} alone | | {100 * accuracy:.2f} % |")
+    for label, row in (("the preset's pair (the extra scales weighted 0)", result["preset_pair"]),
+                       (f"the best of the {len(result['scores'])} weightings", result["best"])):
+        lines.append(f"| {label} | {', '.join(f'{w:g}' for w in row['weights'])} | {100 * row['accuracy']:.2f} % |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--quick", action="store_true", help="3000 training images, smaller memories")
+    args = parser.parse_args()
+    result = run(args.data_dir, args.quick)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "multiscale_probe.json").write_text(json.dumps(result, indent=1))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
