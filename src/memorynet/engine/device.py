@@ -1,14 +1,15 @@
 """Learning on a PyTorch device (a CUDA GPU when present, else the CPU): the one-pass rule with the bank on the device.
 
 For the length of a learning pass (:meth:`DeviceOnePassRule.steps`) the bank's memories live on the device
-(:class:`DeviceBank`): every batch's same-label search (one masked product over the whole bank,
-:class:`DeviceSearcher`), its running-mean updates and its merges of pairs are computed there, and the memories never
-come back to the host until the pass ends, when the rows it changed are copied into the host bank once (whose
-searchers are then told, once). What crosses per batch is the batch's inputs (to the device) and each input's nearest
-neuron (its row, to the host). The host keeps the integers the rule's decisions read: each neuron's class and
-counter, from which the growth, class-budget and consolidation decisions are taken by the same code as on the CPU
-(:class:`~memorynet.engine.rule.OnePassRule`), so both engines learn the same memory; only float32 rounding of the
-products (and float64 sums in another order) differs, so a near-tie may pick another neuron.
+(:class:`DeviceBank`): every batch's same-label search (:class:`DeviceSearcher`: class by class, with the rows of
+each class read from the host's copy of the classes, the answers downloaded once), its running-mean updates and its
+merges of pairs are computed there, and the memories never come back to the host until the pass ends, when the rows
+it changed are copied into the host bank once (whose searchers are then told, once). What crosses per batch is the
+batch's inputs (to the device) and each input's nearest neuron (its row, to the host). The host keeps the integers
+the rule's decisions read: each neuron's class and counter, from which the growth, class-budget and consolidation
+decisions are taken by the same code as on the CPU (:class:`~memorynet.engine.rule.OnePassRule`), so both engines
+learn the same memory; only float32 rounding of the products (and float64 sums in another order) differs, so a
+near-tie may pick another neuron.
 
 ``pip install torch`` (a CUDA build for a GPU).
 """
@@ -123,9 +124,7 @@ class DeviceBank(NeuronBank):
 
 
 class DeviceSearcher(TorchSearcher):
-    """The searches of a :class:`DeviceBank`, on its own device tensors (no copy of the bank). A batch's same-label
-    search is one product against every neuron with the other classes masked out: no per-class step waits for the
-    host."""
+    """The searches of a :class:`DeviceBank`, on its own device tensors (no copy of the bank)."""
 
     def __init__(self, metric: str = "l2", p: float = 2.0):
         Searcher.__init__(self, metric, p)
@@ -141,7 +140,9 @@ class DeviceSearcher(TorchSearcher):
 
     @property
     def _memories(self):
-        return self.bank.memories
+        """The bank's memories (unit rows for the cosine: the searches' products want them so)."""
+        memories = self.bank.memories
+        return self._torch.nn.functional.normalize(memories, dim=1) if self.metric == "cosine" else memories
 
     @property
     def _classes(self):
@@ -150,27 +151,6 @@ class DeviceSearcher(TorchSearcher):
     @property
     def _sq_norms(self):
         return self.bank.sq_norms
-
-    def nearest_same_label(self, X, x_classes):
-        torch, n = self._torch, len(self.bank)
-        distances = np.full(len(X), np.inf, dtype=np.float32)
-        rows_out = np.full(len(X), -1, dtype=np.intp)
-        if n == 0 or len(X) == 0:
-            return distances, rows_out
-        M, norms, classes = self._memories, self._sq_norms[:n], self._classes[:n]
-        if self.metric == "cosine":  # the bank holds raw memories; the cosine's product wants unit rows
-            M = torch.nn.functional.normalize(M, dim=1)
-        starts, rows = self._blocks(len(X), n)
-        for start in starts:
-            part = slice(start, start + rows)
-            D = self._distances(self._to_device(X[part]), M, norms)
-            other = classes[None, :] != self._to_device(x_classes[part].astype(np.int64))[:, None]
-            D.masked_fill_(other, float("inf"))
-            j = D.argmin(dim=1)  # the first of equals: the lowest row, as the NumPy searcher's blocks give it
-            d = D.gather(1, j[:, None])[:, 0]
-            j = torch.where(torch.isinf(d), -1, j)  # a class with no neuron yet
-            distances[part], rows_out[part] = d.cpu().numpy(), j.cpu().numpy()
-        return distances, rows_out
 
 
 @dataclass(frozen=True)

@@ -399,17 +399,25 @@ class TorchSearcher(Searcher):
         return out_d, out_i
 
     def nearest_same_label(self, X, x_classes):
-        n = len(self.bank)
+        """Class by class, the neurons of each class found from the bank's classes on the host: the queries go to
+        the device once and the answers come back once, no step in between waits for the device."""
+        torch, n = self._torch, len(self.bank)
         distances = np.full(len(X), np.inf, dtype=np.float32)
         rows_out = np.full(len(X), -1, dtype=np.intp)
+        if n == 0 or len(X) == 0:
+            return distances, rows_out
+        queries, bank_classes = self._to_device(X), self.bank.classes
+        found_d = torch.full((len(X),), float("inf"), device=self.device)
+        found_rows = torch.full((len(X),), -1, dtype=torch.int64, device=self.device)
         for c in np.unique(x_classes):
-            members = (self._classes[:n] == int(c)).nonzero().flatten()
+            members = np.flatnonzero(bank_classes == c)  # in row order: ties go to the lowest row
             if len(members) == 0:
                 continue
-            picked = np.flatnonzero(x_classes == c)
-            D = self._distances(self._to_device(X[picked]), self._memories[members], self._sq_norms[members])
-            d, j = D.min(dim=1)
-            distances[picked], rows_out[picked] = d.cpu().numpy(), members[j].cpu().numpy()
+            picked, rows = self._to_device(np.flatnonzero(x_classes == c)), self._to_device(members)
+            D = self._distances(queries[picked], self._memories[rows], self._sq_norms[rows])
+            j = D.argmin(dim=1)
+            found_d[picked], found_rows[picked] = D.gather(1, j[:, None])[:, 0], rows[j]
+        distances[:], rows_out[:] = found_d.cpu().numpy(), found_rows.cpu().numpy()
         return distances, rows_out
 
     def nearest_per_class(self, X, n_classes):
