@@ -196,11 +196,14 @@ def test_triangle_codes_on_the_device_are_the_hosts():
     assert not on_device.triangle_codes(patches, prototypes[:0], 3, "cpu").any()
 
 
-def test_the_prototype_codes_learn_their_readout_on_the_device(digits):
+def test_the_prototype_codes_learn_their_dictionaries_and_readout_on_the_device(digits):
     X, y = digits
     params = {"patch_size": 4, "stride": 2, "max_neurons": 16, "warmup": 300, "whiten_images": 200,
               "batch_size": 100, "image_shape": (1, 8, 8), "random_state": 0}
     host = PrototypeCodeClassifier(**params).fit(X[:1400], y[:1400])
     device = PrototypeCodeClassifier(**params, search_backend="torch").fit(X[:1400], y[:1400])
     assert device.readout_.device == "cpu" and host.readout_.device is None
+    assert all(isinstance(rule, DeviceOnePassRule) for rule in device._rules())  # the dictionaries learn there too
+    for found, expected in zip(device.banks_, host.banks_):
+        _same_bank(found, expected)
     np.testing.assert_array_equal(device.predict(X[1400:]), host.predict(X[1400:]))

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from ..engine import kernels
 from ..engine.bank import NeuronBank
+from ..engine.device import DeviceOnePassRule
 from ..engine.rule import LearningRule, NoRoomForClass, OnePassRule
 from ..engine.searchers import SEARCH_BACKENDS, Searcher, make_searcher
 from . import persistence
@@ -190,6 +191,11 @@ class MemoryEstimator(persistence.SavesToModelFile, ClassifierMixin, BaseEstimat
         """The Memory Network's one-pass rule as these parameters set it up for bank ``position``, for ``n_labels``
         labels."""
         raise NotImplementedError
+
+    def _one_pass_rule(self) -> type[OnePassRule]:
+        """The class of that rule for this model's engine: with ``search_backend="torch"`` its passes run on the
+        torch device (:mod:`memorynet.engine.device`)."""
+        return DeviceOnePassRule if self.search_backend == "torch" else OnePassRule
 
     def _metric(self) -> tuple[str, float]:
         """(distance, p) of the banks' searches."""

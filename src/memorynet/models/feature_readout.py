@@ -33,7 +33,7 @@ class FeatureReadoutEstimator(MemoryEstimator):
     labelled_memories = False
 
     def _default_rule(self, n_labels: int, position: int) -> OnePassRule:
-        return OnePassRule(n_labels)  # unlabelled: one label, every prototype competes for every input
+        return self._one_pass_rule()(n_labels)  # unlabelled: one label, every prototype competes for every input
 
     def _metric(self) -> tuple[str, float]:
         return "l2", 2.0  # the prototypes' distance (fixed)

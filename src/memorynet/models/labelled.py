@@ -13,7 +13,6 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..engine.bank import NeuronBank
-from ..engine.device import DeviceOnePassRule
 from ..engine.rule import OnePassRule, merge_closest_pairs
 from .base import MemoryEstimator, unchanged_on_error
 from .thresholds import WARMUP_IMAGES, parse_threshold, quantile_threshold
@@ -27,11 +26,9 @@ class LabelledMemoryEstimator(MemoryEstimator):
     labelled_memories = True
 
     def _default_rule(self, n_labels: int, position: int) -> OnePassRule:
-        """The one-pass rule of bank ``position``; with ``search_backend="torch"`` its passes run on the torch
-        device (:mod:`memorynet.engine.device`)."""
-        rule = DeviceOnePassRule if self.search_backend == "torch" else OnePassRule
-        return rule(n_labels, threshold=self._bank_threshold(position), new_label_policy=self.new_label_policy,
-                    class_budget=self.class_budget, consolidate=self.consolidate)
+        return self._one_pass_rule()(n_labels, threshold=self._bank_threshold(position),
+                                     new_label_policy=self.new_label_policy, class_budget=self.class_budget,
+                                     consolidate=self.consolidate)
 
     # ------------------------------------------------------------------------------------------------------------
     # Growth threshold (in distance units, or a quantile learnt in the pass: models.thresholds)

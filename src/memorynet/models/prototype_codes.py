@@ -228,7 +228,7 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
 
         def learn(p):
             rows = self._whitened(self._neighbourhood_patches(images, p)[mixes[p]], p)
-            rules[p].learn_batch(self.banks_[p], searchers[p], rows, np.zeros(len(rows), dtype=np.intp))
+            rules[p].learn(self.banks_[p], searchers[p], rows, np.zeros(len(rows), dtype=np.intp), len(rows))
         self._map_positions(learn, progress=bool(self.verbose))
 
     def _neighbourhood(self, position: int) -> list[tuple[int, int]]:
