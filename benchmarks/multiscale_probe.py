@@ -2,7 +2,7 @@
 members, add evidence? Validation split only; the test set is not read.
 
     python benchmarks/multiscale_probe.py --data-dir ../shared/data            # about 3 minutes on 2 cores
-    python benchmarks/multiscale_probe.py --data-dir ../shared/data --quick    # 3000 training images, smaller memories
+    python benchmarks/multiscale_probe.py --data-dir ../shared/data --quick    # 1500 training images, smaller memories
 
 One side-by-side model holds ``mnist-best``'s members (the receptive fields on deskewed digits and the dictionaries)
 and receptive fields at three more scales (larger and smaller patches, and the whole image: the paper's model on
@@ -32,15 +32,16 @@ EXTRA_SCALES = ({"patch_size": 14, "stride": 7}, {"patch_size": 7, "stride": 3},
 # the weight of each member's standardised evidence: the preset's receptive fields keep 1, the dictionaries take the
 # frontier's side-by-side weights, each extra scale one of these
 WEIGHTS = ((1.0,), (0.0, 0.02, 0.05, 0.1), (0.0, 0.25, 0.5, 1.0), (0.0, 0.25, 0.5, 1.0), (0.0, 0.1, 0.25, 0.5))
-QUICK = {"fit": 3000, "validation": 500, "max_neurons": 3000}
+QUICK = {"fit": 1500, "validation": 300, "max_neurons": 1500}
 
 
 def members(quick: bool) -> list:
     """``mnist-best``'s members, then the receptive fields at :data:`EXTRA_SCALES` (as much memory as the preset's
     own; ``quick``: less)."""
     own = [[kind, dict(params)] for kind, params in PRESETS["mnist-best"][2]["members"]]
-    if quick:
+    if quick:  # smaller memories, a shorter warm-up of the dictionaries
         own[0][1]["max_neurons"] = QUICK["max_neurons"]
+        own[1][1].update(warmup=500, whiten_images=200)
     memory = own[0][1]["max_neurons"]
     return own + [["receptive-fields", {"max_neurons": memory, **scale}] for scale in EXTRA_SCALES]
 
@@ -94,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--quick", action="store_true", help="3000 training images, smaller memories")
+    parser.add_argument("--quick", action="store_true", help="1500 training images, smaller memories")
     args = parser.parse_args()
     result = run(args.data_dir, args.quick)
     out = Path(args.out)

@@ -105,12 +105,11 @@ def test_gpu_table_smoke(data_dir, tmp_path):
                           str(data_dir), "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     results = json.loads((tmp_path / "gpu.json").read_text())
-    assert results["smoke"] and len(results["rows"]) == 3 and results["revision"]
+    assert results["smoke"] and len(results["rows"]) == 2 and results["revision"]
     for row in results["rows"]:  # same model on both engines: same accuracy up to near-ties of float32 rounding
         assert row["same_predictions"] >= 0.99 and abs(row["cpu_accuracy"] - row["gpu_accuracy"]) <= 0.01
-        assert row["cpu_accuracy"] > {"mnist": 0.8, "cifar10": 0.25}[row["dataset"]]  # chance: 0.1
-        assert min(row["cpu_fit_s"], row["gpu_predict_s"]) > 0
-    assert "| mnist | mnist-rf preset |" in out.stdout and "| cifar10 | cifar10-best preset" in out.stdout
+        assert row["cpu_accuracy"] > 0.8 and min(row["cpu_fit_s"], row["gpu_predict_s"]) > 0
+    assert "| mnist | mnist-rf preset, 500 neurons |" in out.stdout
 
 
 

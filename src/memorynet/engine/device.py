@@ -35,8 +35,8 @@ def default_device(device: str | None = None) -> str:
 
 
 class DeviceBank(NeuronBank):
-    """A copy of a host bank whose memories (with their squared norms and the neurons' classes) live on a torch
-    device; classes and counters stay on the host too, for the rule's decisions. Made for one learning pass:
+    """A copy of a host bank whose memories (with their squared norms) live on a torch device; classes and counters
+    stay on the host, where the rule's decisions and the searches' class lists read them. Made for one learning pass:
     :meth:`write_back` copies what the pass changed into the host bank."""
 
     def __init__(self, bank: NeuronBank, n_inputs: int, device: str):
@@ -47,7 +47,6 @@ class DeviceBank(NeuronBank):
         rows = min(self.capacity, len(bank) + n_inputs)  # a pass grows a bank by at most one row per input
         self._memories = torch.empty((rows, self.n_features), dtype=torch.float32, device=device)
         self.sq_norms = torch.empty(rows, dtype=torch.float32, device=device)
-        self.device_classes = torch.empty(rows, dtype=torch.int64, device=device)
         self._classes, self._counters = np.empty(rows, dtype=np.intp), np.empty(rows, dtype=np.int64)
         self._changed = np.zeros(rows, dtype=bool)
         self.append(bank.memories, bank.classes, bank.counters)
@@ -79,7 +78,6 @@ class DeviceBank(NeuronBank):
         self.sq_norms[index] = (values * values).sum(dim=1)
 
     def _notify(self, rows) -> None:
-        self.device_classes[self._index(rows)] = self._tensor(self._classes[rows].astype(np.int64))
         self._changed[rows] = True
         super()._notify(rows)
 
@@ -146,7 +144,7 @@ class DeviceSearcher(TorchSearcher):
 
     @property
     def _classes(self):
-        return self.bank.device_classes
+        return self._to_device(self.bank.classes.astype(np.int64))
 
     @property
     def _sq_norms(self):
