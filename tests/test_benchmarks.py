@@ -90,9 +90,11 @@ def test_multiscale_probe_quick(data_dir, tmp_path):
     weighting that gives the extra scales nothing, and a member alone is its evidence's argmax."""
     result = _quick_probe("multiscale_probe", data_dir, tmp_path)
     probe = _benchmark_module("multiscale_probe")
-    assert result["quick"] and len(result["members"]) == 5 and len(result["scores"]) == 4 * 4 * 4 * 4
-    assert result["preset_pair"]["weights"] == [1.0, 0.05, 0.0, 0.0, 0.0]
-    assert result["best"]["accuracy"] == max(s["accuracy"] for s in result["scores"])
+    assert result["quick"] and len(result["members"]) == 7 and result["n_weightings"] == 4 ** 6
+    assert result["preset_pair"]["weights"] == [1.0, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0]
+    kept = [s["accuracy"] for s in result["scores"]]
+    assert kept == sorted(kept, reverse=True) and result["best"] == result["scores"][0] and len(kept) == probe.KEPT
+    assert result["best"]["accuracy"] >= result["preset_pair"]["accuracy"]
     assert all(accuracy > 0.9 for accuracy in result["each_member_alone"])  # chance: 0.1
     assert "| the preset's pair" in probe.markdown(result)
 
