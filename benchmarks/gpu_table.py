@@ -3,12 +3,14 @@
 
     bash benchmarks/gpu.sh --data-dir ../shared/data          # on a machine with a CUDA GPU and torch installed
     python benchmarks/gpu_table.py --data-dir ../shared/data --smoke   # seconds, tiny sizes, torch on the CPU
+    python benchmarks/gpu_table.py --data-dir ../shared/data --only best   # the rows whose model names "best"
 
 Both backends run in this one process on the same machine, one after the other per row: the CPU column is that
 machine's CPU (all its cores), the GPU column the same model with ``search_backend="torch"`` (every member of a
 side-by-side model): its learning passes run on the device (:mod:`memorynet.engine.device`), and so do the prototype
 codes' readout statistics and solve (:mod:`memorynet.models.on_device`). The device is warmed up before the
-first timing. Prints a Markdown table naming the card and the CPU, and writes ``<out>/gpu.json``.
+first timing. Prints a Markdown table naming the card and the CPU, and writes ``<out>/gpu.json`` after every row
+(``"complete": false`` until the last; a run cut short keeps what it measured).
 Every row says whether the GPU's predictions equal the CPU's: float32 products on the two devices round
 differently, so a near-tie can pick another neuron during training and the two models can drift apart by a few
 predictions; the accuracies of both are recorded.
@@ -96,8 +98,9 @@ def _time_case(name: str | None, neurons: int | None, backend: str, ds, smoke: b
 def markdown(results: dict) -> str:
     """The table of a ``gpu.json``: one row per model, both devices' seconds and accuracies."""
     learning = LEARNING[results.get("learning", "host")]
+    partial = "" if results.get("complete", True) else " A partial run: only the rows below were measured."
     lines = [f"GPU: **{results['device']}**; CPU: **{results['cpu']}**; torch {results['torch']}; code at commit "
-             f"`{results.get('revision', 'unknown')}`; {learning}.", "",
+             f"`{results.get('revision', 'unknown')}`; {learning}.{partial}", "",
              "| data | model | CPU fit s | GPU fit s | CPU predict s | GPU predict s | fit speed-up | "
              "predict speed-up | CPU accuracy | GPU accuracy | same predictions |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -117,29 +120,46 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for a test of the script itself")
+    parser.add_argument("--only", action="append", help="rows whose model names this (repeatable; default: all)")
     args = parser.parse_args()
     cuda = torch.cuda.is_available()
     device = torch.cuda.get_device_name(0) if cuda else "no CUDA device (torch on the CPU)"
     _warm_up(torch, "cuda" if cuda else "cpu")
-    rows = []
-    for dataset, label, name, neurons in SMOKE_CASES if args.smoke else CASES:
+    results = {"device": device, "cpu": _cpu(), "torch": torch.__version__, "revision": _revision(),
+               "learning": "device", "smoke": args.smoke, "complete": False, "rows": []}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for dataset, label, name, neurons in cases(args.smoke, args.only):
         ds = datasets.load(dataset, args.data_dir, progress=False)
         figures = {backend: _time_case(name, neurons, backend, ds, args.smoke)
                    for backend in ("numpy", "torch")}
         y_test = ds.y_test[:len(figures["numpy"][2])]
-        rows.append({"dataset": dataset, "model": label, "cpu_fit_s": figures["numpy"][0],
-                     "cpu_predict_s": figures["numpy"][1], "gpu_fit_s": figures["torch"][0],
-                     "gpu_predict_s": figures["torch"][1],
-                     "same_predictions": float(np.mean(figures["numpy"][2] == figures["torch"][2])),
-                     "cpu_accuracy": float(np.mean(figures["numpy"][2] == y_test)),
-                     "gpu_accuracy": float(np.mean(figures["torch"][2] == y_test))})
-        print(rows[-1], flush=True)
-    results = {"device": device, "cpu": _cpu(), "torch": torch.__version__, "revision": _revision(),
-               "learning": "device", "smoke": args.smoke, "rows": rows}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu.json").write_text(json.dumps(results, indent=1))
+        results["rows"].append({"dataset": dataset, "model": label, "cpu_fit_s": figures["numpy"][0],
+                                "cpu_predict_s": figures["numpy"][1], "gpu_fit_s": figures["torch"][0],
+                                "gpu_predict_s": figures["torch"][1],
+                                "same_predictions": float(np.mean(figures["numpy"][2] == figures["torch"][2])),
+                                "cpu_accuracy": float(np.mean(figures["numpy"][2] == y_test)),
+                                "gpu_accuracy": float(np.mean(figures["torch"][2] == y_test))})
+        print(results["rows"][-1], flush=True)
+        _save(out / "gpu.json", results)  # row by row: a run cut short keeps what it measured
+    results["complete"] = True
+    _save(out / "gpu.json", results)
     print(markdown(results))
+
+
+def cases(smoke: bool, only: list[str] | None) -> list[tuple]:
+    """The rows to measure: the smoke's or the full table's, those whose model names one of ``only`` if given."""
+    chosen = [case for case in (SMOKE_CASES if smoke else CASES) if not only or any(o in case[1] for o in only)]
+    if not chosen:
+        raise SystemExit(f"no row's model names any of {only}; the rows: {[case[1] for case in CASES]}")
+    return chosen
+
+
+def _save(path: Path, results: dict) -> None:
+    """``results`` as JSON at ``path``, through a temporary file and a rename (never half a file)."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(results, indent=1))
+    os.replace(temporary, path)
 
 
 if __name__ == "__main__":

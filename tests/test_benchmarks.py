@@ -111,7 +111,12 @@ def test_gpu_table_smoke(data_dir, tmp_path):
     for row in results["rows"]:  # same model on both engines: same accuracy up to near-ties of float32 rounding
         assert row["same_predictions"] >= 0.99 and abs(row["cpu_accuracy"] - row["gpu_accuracy"]) <= 0.01
         assert row["cpu_accuracy"] > 0.8 and min(row["cpu_fit_s"], row["gpu_predict_s"]) > 0
-    assert "| mnist | mnist-rf preset, 500 neurons |" in out.stdout
+    assert "| mnist | mnist-rf preset, 500 neurons |" in out.stdout and results["complete"]
+    table = _benchmark_module("gpu_table")
+    assert [case[1] for case in table.cases(False, ["best"])] == ["mnist-best preset", "cifar10-best preset"]
+    with pytest.raises(SystemExit, match="no row"):
+        table.cases(False, ["nothing"])
+    assert "A partial run" in table.markdown({**results, "complete": False})
 
 
 
