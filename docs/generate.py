@@ -157,6 +157,7 @@ _BENCHMARK_TABLES = {"distributed": ("distributed_scaling", "distributed", "quic
                      "class-order": ("class_order", "class_order", "quick"),
                      "gpu": ("gpu_table", "gpu", "smoke"),
                      "multiscale": ("multiscale_probe", "multiscale_probe", "quick"),
+                     "readout-pca": ("readout_pca_probe", "readout_pca_probe", "quick"),
                      "fit-profile": ("fit_profile", "fit_profile", "quick")}
 
 

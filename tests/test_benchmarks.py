@@ -99,6 +99,21 @@ def test_multiscale_probe_quick(data_dir, tmp_path):
     assert "| the preset's pair" in probe.markdown(result)
 
 
+def test_readout_pca_probe_quick(data_dir, tmp_path):
+    """The readout probe learns every readout from the same codes: the control sees all of them, each projection
+    fewer, and all learn far above chance."""
+    result = _quick_probe("readout_pca_probe", data_dir, tmp_path)
+    probe = _benchmark_module("readout_pca_probe")
+    assert result["quick"] and [r["components"] for r in result["rows"]] == [8, 16, None]
+    assert [r["features"] for r in result["rows"]] == [8 * 49, 16 * 49, 32 * 49]
+    assert all(max(r["accuracy"].values()) > 0.3 for r in result["rows"])  # chance: 0.1
+    codes = np.random.default_rng(0).normal(size=(300, 12)).astype(np.float32)
+    found = probe.position_components(codes, 3, 2)
+    assert len(found) == 3 and probe.projected(codes, found).shape == (300, 6)
+    np.testing.assert_allclose(probe.projected(codes, found).mean(axis=0), 0, atol=1e-5)  # centred per position
+    assert "all (the control)" in probe.markdown(result)
+
+
 def test_gpu_table_smoke(data_dir, tmp_path):
     """The GPU table's script runs end to end (torch on the CPU here) and its table is the site's."""
     pytest.importorskip("torch", reason="the GPU table's script needs PyTorch: pip install torch==2.13.0 (the CPU "
