@@ -2,7 +2,7 @@
 ``mnist-best``'s two members, add evidence? Validation split only; the test set is not read.
 
     python benchmarks/multiscale_probe.py --data-dir ../shared/data            # about 5 minutes on 2 cores
-    python benchmarks/multiscale_probe.py --data-dir ../shared/data --quick    # 1500 training images, smaller memories
+    python benchmarks/multiscale_probe.py --data-dir ../shared/data --quick    # 1000 training images, smaller memories
 
 One side-by-side model holds ``mnist-best``'s members (the receptive fields on deskewed digits and the dictionaries),
 receptive fields at three more scales (larger and smaller patches, and the whole image: the paper's model on deskewed
@@ -37,7 +37,7 @@ _DICTIONARY_WEIGHTS, _FIELD_WEIGHTS = (0.0, 0.02, 0.05, 0.1), (0.0, 0.25, 0.5, 1
 WEIGHTS = ((1.0,), _DICTIONARY_WEIGHTS, *[_FIELD_WEIGHTS] * len(EXTRA_SCALES),
            *[_DICTIONARY_WEIGHTS] * len(EXTRA_DICTIONARIES))
 KEPT = 20  # scores kept in the results file, best first
-QUICK = {"fit": 1500, "validation": 300, "max_neurons": 1500}
+QUICK = {"fit": 1000, "validation": 300, "max_neurons": 1000}
 
 
 def members(quick: bool) -> list:
@@ -47,7 +47,7 @@ def members(quick: bool) -> list:
     fields, dictionaries = ([kind, dict(params)] for kind, params in PRESETS["mnist-best"][2]["members"])
     if quick:
         fields[1]["max_neurons"] = QUICK["max_neurons"]
-        dictionaries[1].update(warmup=500, whiten_images=200)
+        dictionaries[1].update(warmup=300, whiten_images=100)
     return [fields, dictionaries, *[["receptive-fields", {**fields[1], **scale}] for scale in EXTRA_SCALES],
             *[["codes", {**dictionaries[1], **scale}] for scale in EXTRA_DICTIONARIES]]
 
@@ -102,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--quick", action="store_true", help="1500 training images, smaller memories")
+    parser.add_argument("--quick", action="store_true", help="1000 training images, smaller memories")
     args = parser.parse_args()
     result = run(args.data_dir, args.quick)
     out = Path(args.out)

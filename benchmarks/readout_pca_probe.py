@@ -2,7 +2,7 @@
 split only; the test set is not read.
 
     python benchmarks/readout_pca_probe.py --data-dir ../shared/data            # about 12 minutes on 2 cores
-    python benchmarks/readout_pca_probe.py --data-dir ../shared/data --quick    # 3000 images, small dictionaries
+    python benchmarks/readout_pca_probe.py --data-dir ../shared/data --quick    # 1500 images, small dictionaries
 
 The readout's statistics grow with the square of the code length (positions x prototypes) and its solve with the
 cube. Here each position's codes go through that position's principal components (learnt from the codes of the
@@ -30,7 +30,8 @@ from memorynet.models.readout import StreamingLDA
 COMPONENTS = (64, 128, 256, None)  # kept per position; None: the full codes (the control)
 PCA_IMAGES = 5000  # images after the warm-up whose codes give each position's components
 CHUNK = 1000  # images per readout update, as the preset's batch
-QUICK = {"fit": 3000, "validation": 500, "max_neurons": 32, "components": (8, 16, None), "pca_images": 1000}
+QUICK = {"fit": 1500, "validation": 300, "components": (8, 16, None), "pca_images": 500,
+         "model": {"max_neurons": 32, "warmup": 500, "whiten_images": 200}}
 
 
 def position_components(codes: np.ndarray, positions: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -72,8 +73,7 @@ def run(data_dir: str, quick: bool) -> dict:
     overrides = {}
     if quick:
         fit_rows, val_rows = fit_rows[:QUICK["fit"]], val_rows[:QUICK["validation"]]
-        components, pca_images, overrides = QUICK["components"], QUICK["pca_images"], {"max_neurons":
-                                                                                        QUICK["max_neurons"]}
+        components, pca_images, overrides = QUICK["components"], QUICK["pca_images"], QUICK["model"]
     pipeline = preset("cifar10-best", random_state=0, pixel_max=data.pixel_max, n_jobs=-1, **overrides)
     X, X_val = (pipeline[0].transform(data.X_train[rows]) for rows in (fit_rows, val_rows))
     order = np.random.default_rng(0).permutation(len(X))
@@ -114,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--quick", action="store_true", help="3000 images, 32 prototypes per position")
+    parser.add_argument("--quick", action="store_true", help="1500 images, 32 prototypes per position")
     args = parser.parse_args()
     result = run(args.data_dir, args.quick)
     out = Path(args.out)
