@@ -51,15 +51,17 @@ def projected(codes: np.ndarray, components: list[tuple[np.ndarray, np.ndarray]]
                            for p, (mean, vectors) in enumerate(components)], axis=1)
 
 
-def readout_scores(F: np.ndarray, y: np.ndarray, F_val: np.ndarray, y_val: np.ndarray) -> dict:
-    """Streaming LDA learnt chunk by chunk on ``F``; its seconds and its validation accuracy at every shrinkage."""
+def readout_scores(F: np.ndarray, y: np.ndarray, F_val: np.ndarray, y_val: np.ndarray,
+                   shrinkages: tuple[float, ...] = SHRINKAGES) -> dict:
+    """Streaming LDA learnt chunk by chunk on ``F``; its seconds and its validation accuracy at every one of
+    ``shrinkages``."""
     start = time.perf_counter()
-    lda = StreamingLDA(SHRINKAGES[0], chunk_precision="float32")
+    lda = StreamingLDA(shrinkages[0], chunk_precision="float32")
     for s in range(0, len(F), CHUNK):
         lda.partial_fit(F[s:s + CHUNK], y[s:s + CHUNK], classes=np.unique(y))
     row = {"features": F.shape[1], "statistics_seconds": time.perf_counter() - start, "accuracy": {},
            "predict_seconds": {}}
-    for shrinkage in SHRINKAGES:
+    for shrinkage in shrinkages:
         start = time.perf_counter()
         row["accuracy"][str(shrinkage)] = float(np.mean(lda.set_params(shrinkage=shrinkage).predict(F_val) == y_val))
         row["predict_seconds"][str(shrinkage)] = time.perf_counter() - start  # the solve, then the scores

@@ -158,6 +158,7 @@ _BENCHMARK_TABLES = {"distributed": ("distributed_scaling", "distributed", "quic
                      "gpu": ("gpu_table", "gpu", "smoke"),
                      "multiscale": ("multiscale_probe", "multiscale_probe", "quick"),
                      "readout-pca": ("readout_pca_probe", "readout_pca_probe", "quick"),
+                     "second-layer": ("second_layer_probe", "second_layer_probe", "quick"),
                      "fit-profile": ("fit_profile", "fit_profile", "quick")}
 
 

@@ -114,6 +114,22 @@ def test_readout_pca_probe_quick(data_dir, tmp_path):
     assert "all (the control)" in probe.markdown(result)
 
 
+def test_second_layer_probe_quick(data_dir, tmp_path):
+    """The second-layer probe reads the first layer's codes as maps of prototype channels over the grid of
+    positions; its three readouts learn the same images, each far above chance."""
+    result = _quick_probe("second_layer_probe", data_dir, tmp_path)
+    probe = _benchmark_module("second_layer_probe")
+    assert result["quick"] and result["positions"] == 49 and result["positions2"] == 36  # 7 x 7, then 6 x 6
+    first, second = result["prototypes"], result["layer2"]["max_neurons"]
+    assert [r["features"] for r in result["rows"]] == [49 * first, 36 * second, 49 * first + 36 * second]
+    assert all(max(r["accuracy"].values()) > 0.25 for r in result["rows"])  # chance: 0.1
+    codes = np.arange(2 * 2 * 3 * 4, dtype=np.float32).reshape(2, 24)  # 2 images, 2 x 3 positions, 4 prototypes
+    maps = probe.code_maps(codes, (2, 3), 0.5).reshape(2, 4, 2, 3)
+    for k, r, c in np.ndindex(4, 2, 3):
+        np.testing.assert_array_equal(maps[:, k, r, c], 0.5 * codes[:, (r * 3 + c) * 4 + k])
+    assert "| both side by side |" in probe.markdown(result)
+
+
 def test_gpu_table_smoke(data_dir, tmp_path):
     """The GPU table's script runs end to end (torch on the CPU here) and its table is the site's."""
     pytest.importorskip("torch", reason="the GPU table's script needs PyTorch: pip install torch==2.13.0 (the CPU "
