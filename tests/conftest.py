@@ -30,15 +30,30 @@ def pytest_configure(config):
         threadpool_limits(1)
 
 
+# The files that take longest (seconds of test time measured with --junitxml, longest first): the quick reproduction
+# (one fixture of several minutes), the benchmark scripts' quick runs, the command line, ONNX on whole test sets, the
+# full-memory reference checks
+LONGEST_FIRST = ("experiments/test_claims.py", "test_benchmarks.py", "apps/test_cli.py", "models/test_onnx.py",
+                 "models/test_reduction.py", "io/test_user_data.py", "engine/test_quantized.py",
+                 "models/test_streaming.py", "apps/test_distributed.py")
+
+
+def _file_rank(item) -> int:
+    """Where the test's file comes in :data:`LONGEST_FIRST` (after all of them if it is not there)."""
+    name = item.path.relative_to(Path(__file__).parent).as_posix()
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(items):
     """Every test that reaches the benchmark data (through ``data_dir`` or a fixture built on it) carries the
-    ``data`` marker: ``pytest -m "not data"`` runs what needs no data, and no test can forget the marker. The tests
-    of the quick reproduction (one fixture of several minutes) come first: under ``pytest -n 2 --dist loadfile``
-    one worker starts with it while the other works through the rest."""
+    ``data`` marker: ``pytest -m "not data"`` runs what needs no data, and no test can forget the marker. The
+    longest files come first, longest first (each keeps its order within): under ``pytest -n 2 --dist loadfile``
+    each worker starts on a long file and the short ones fill in behind, so that no worker is left with a long file
+    while the other idles at the end."""
     for item in items:
         if "data_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.data)
-    items.sort(key=lambda item: "quick_results" not in getattr(item, "fixturenames", ()))
+    items.sort(key=_file_rank)
 
 
 @pytest.fixture(autouse=True)

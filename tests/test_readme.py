@@ -64,3 +64,12 @@ def test_the_readme_commands_parse_with_the_cli():
         command = line.split("&&")[-1].strip()
         assert command.startswith("memorynet ")
         parser.parse_args(shlex.split(command)[1:])  # exits (SystemExit) on an unknown option
+
+
+def test_the_files_the_suite_starts_with_exist():
+    """The README's test time rests on the longest files starting first (tests/conftest.py): a renamed file would
+    silently drop out of that order."""
+    from conftest import LONGEST_FIRST
+
+    tests = Path(__file__).parent
+    assert all((tests / name).is_file() for name in LONGEST_FIRST)
