@@ -61,41 +61,55 @@ def run(data_dir: str, quick: bool) -> dict:
     X, X_val = (preprocessing.apply(chain, data.X_train[rows], data.pixel_max) for rows in (fit_rows, val_rows))
     y, y_val = data.y_train[fit_rows], data.y_train[val_rows]
     model = SideBySideClassifier(members=members(quick), n_jobs=-1, random_state=0)
-    start = time.perf_counter()
-    model.fit(X, y)
-    fit_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    evidence = model.member_evidence(X_val)
-    evidence_seconds = time.perf_counter() - start
-    scores = [{"weights": list(w), "accuracy": float(np.mean(model.classes_[np.argmax(combined_evidence(evidence, w),
-                                                                                        axis=1)] == y_val))}
-              for w in itertools.product(*WEIGHTS)]
+    fit_seconds, evidence, evidence_seconds = fitted_evidence(model, X, y, X_val)
+    scores, alone = weighting_scores(model.classes_, evidence, y_val, WEIGHTS)
     extra = len(EXTRA_SCALES) + len(EXTRA_DICTIONARIES)
     baseline = next(s for s in scores if s["weights"] == [*PRESETS["mnist-best"][2]["weights"], *[0.0] * extra])
-    alone = [float(np.mean(model.classes_[np.argmax(e, axis=1)] == y_val)) for e in evidence]
     ranked = sorted(scores, key=lambda s: -s["accuracy"])  # stable: the first of equals keeps its place
     return {"quick": quick, "members": model.members, "n_fit": len(y), "n_validation": len(y_val),
             "fit_seconds": fit_seconds, "evidence_seconds": evidence_seconds, "each_member_alone": alone,
             "n_weightings": len(scores), "preset_pair": baseline, "best": ranked[0], "scores": ranked[:KEPT]}
 
 
-def _member_text(member) -> str:
-    kind, params = member
-    return f"{kind} ({', '.join(f'{k}={v}' for k, v in params.items())})"
+def fitted_evidence(model: SideBySideClassifier, X: np.ndarray, y: np.ndarray,
+                    X_val: np.ndarray) -> tuple[float, list[np.ndarray], float]:
+    """(seconds to fit ``model`` on ``X``, its members' standardised evidence on ``X_val``, seconds for that)."""
+    start = time.perf_counter()
+    model.fit(X, y)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    evidence = model.member_evidence(X_val)
+    return fit_seconds, evidence, time.perf_counter() - start
 
 
-def markdown(result: dict) -> str:
-    """The probe's table: each member alone, the preset's pair, the best weighted sum (validation accuracies)."""
+def weighting_scores(classes: np.ndarray, evidence: list[np.ndarray], y_val: np.ndarray,
+                     weights: tuple[tuple[float, ...], ...]) -> tuple[list[dict], list[float]]:
+    """The validation accuracy of the weighted sum of the members' standardised ``evidence`` for every combination
+    of ``weights`` (one tuple of choices per member), and of each member alone."""
+    def accuracy(scores: np.ndarray) -> float:
+        return float(np.mean(classes[np.argmax(scores, axis=1)] == y_val))
+    return ([{"weights": list(w), "accuracy": accuracy(combined_evidence(evidence, w))}
+             for w in itertools.product(*weights)], [accuracy(e) for e in evidence])
+
+
+def weighting_table(result: dict, rows: list[tuple[str, dict]]) -> str:
+    """A probe's table: each member alone, then each ``(label, score)`` of ``rows`` (validation accuracies)."""
     lines = [f"Validation split: {result['n_fit']} images learnt, {result['n_validation']} scored; one fit of every "
              f"member in one pass ({result['fit_seconds']:.0f} s), their evidence once "
              f"({result['evidence_seconds']:.0f} s).", "",
              "| evidence | weights | validation accuracy |", "|---|---|---:|"]
-    for member, accuracy in zip(result["members"], result["each_member_alone"]):
-        lines.append(f"| {_member_text(member)} alone | | {100 * accuracy:.2f} % |")
-    for label, row in (("the preset's pair (the extra members weighted 0)", result["preset_pair"]),
-                       (f"the best of the {result['n_weightings']} weightings", result["best"])):
+    for (kind, params), accuracy in zip(result["members"], result["each_member_alone"]):
+        member = f"{kind} ({', '.join(f'{k}={v}' for k, v in params.items())})"
+        lines.append(f"| {member} alone | | {100 * accuracy:.2f} % |")
+    for label, row in rows:
         lines.append(f"| {label} | {', '.join(f'{w:g}' for w in row['weights'])} | {100 * row['accuracy']:.2f} % |")
     return "\n".join(lines) + "\n"
+
+
+def markdown(result: dict) -> str:
+    """The probe's table: each member alone, the preset's pair, the best weighted sum (validation accuracies)."""
+    return weighting_table(result, [("the preset's pair (the extra members weighted 0)", result["preset_pair"]),
+                                    (f"the best of the {result['n_weightings']} weightings", result["best"])])
 
 
 def main() -> None:

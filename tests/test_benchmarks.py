@@ -130,6 +130,23 @@ def test_second_layer_probe_quick(data_dir, tmp_path):
     assert "| both side by side |" in probe.markdown(result)
 
 
+def test_side_by_side_probe_quick(data_dir, tmp_path):
+    """The CIFAR-10 side-by-side probe scores every weighting of its members' evidence; a member alone is its
+    evidence's argmax, and the dictionaries alone are the weighting that gives the fields nothing."""
+    result = _quick_probe("side_by_side_probe", data_dir, tmp_path)
+    probe = _benchmark_module("side_by_side_probe")
+    assert result["quick"] and [kind for kind, _ in result["members"]] == ["codes", "receptive-fields",
+                                                                         "receptive-fields"]
+    assert result["n_weightings"] == len(probe.FIELD_WEIGHTS) ** 2 == len(result["scores"])
+    dictionaries = next(s for s in result["scores"] if s["weights"] == [1.0, 0.0, 0.0])
+    assert dictionaries["accuracy"] == result["each_member_alone"][0]
+    assert result["best"]["accuracy"] == max(s["accuracy"] for s in result["scores"])
+    for m, row in enumerate(result["best_with_each_field"]):  # exactly one field member weighted
+        assert [w > 0 for w in row["weights"][1:]] == [i == m for i in range(2)]
+    assert all(accuracy > 0.25 for accuracy in result["each_member_alone"])  # chance: 0.1
+    assert "| the best of the" in probe.markdown(result)
+
+
 def test_gpu_table_smoke(data_dir, tmp_path):
     """The GPU table's script runs end to end (torch on the CPU here) and its table is the site's."""
     pytest.importorskip("torch", reason="the GPU table's script needs PyTorch: pip install torch==2.13.0 (the CPU "
