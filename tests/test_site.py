@@ -25,8 +25,6 @@ _DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d+")
 _CONSTANTS = {"1.05", "1.5", "0.65"}  # speed targets, declared in the benchmark scripts
 
 
-
-
 def _perturbed(value, rng: np.random.Generator, inside_config: bool = False, key: str = ""):
     """The results file with every measured value changed (configurations and counts left as they are), by factors
     drawn from ``rng`` (one per file, seeded by its name: a file's perturbation does not depend on the others)."""
