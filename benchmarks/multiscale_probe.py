@@ -92,17 +92,21 @@ def weighting_scores(classes: np.ndarray, evidence: list[np.ndarray], y_val: np.
              for w in itertools.product(*weights)], [accuracy(e) for e in evidence])
 
 
-def weighting_table(result: dict, rows: list[tuple[str, dict]]) -> str:
-    """A probe's table: each member alone, then each ``(label, score)`` of ``rows`` (validation accuracies)."""
+def weighting_table(result: dict, rows: list[tuple[str, dict]],
+                    ordered: tuple[list[float], list[float]] | None = None) -> str:
+    """A probe's table: each member alone, then each ``(label, score)`` of ``rows`` (validation accuracies);
+    ``ordered``: a column more, the same after a class-ordered stream (each member alone, each row)."""
     lines = [f"Validation split: {result['n_fit']} images learnt, {result['n_validation']} scored; one fit of every "
              f"member in one pass ({result['fit_seconds']:.0f} s), their evidence once "
              f"({result['evidence_seconds']:.0f} s).", "",
-             "| evidence | weights | validation accuracy |", "|---|---|---:|"]
-    for (kind, params), accuracy in zip(result["members"], result["each_member_alone"]):
-        member = f"{kind} ({', '.join(f'{k}={v}' for k, v in params.items())})"
-        lines.append(f"| {member} alone | | {100 * accuracy:.2f} % |")
-    for label, row in rows:
-        lines.append(f"| {label} | {', '.join(f'{w:g}' for w in row['weights'])} | {100 * row['accuracy']:.2f} % |")
+             "| evidence | weights | validation accuracy |" + (" after a class-ordered stream |" if ordered else ""),
+             "|---|---|---:|" + ("---:|" if ordered else "")]
+    members = [(f"{kind} ({', '.join(f'{k}={v}' for k, v in params.items())}) alone", {"weights": [], "accuracy": a})
+               for (kind, params), a in zip(result["members"], result["each_member_alone"])]
+    extra = [*ordered[0], *ordered[1]] if ordered else [None] * (len(members) + len(rows))
+    for (label, row), also in zip([*members, *rows], extra):
+        lines.append(f"| {label} | {', '.join(f'{w:g}' for w in row['weights'])} | {100 * row['accuracy']:.2f} % |"
+                     + ("" if also is None else f" {100 * also:.2f} % |"))
     return "\n".join(lines) + "\n"
 
 

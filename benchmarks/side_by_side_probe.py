@@ -8,7 +8,10 @@ One side-by-side model holds ``cifar10-best``'s dictionaries and receptive field
 with the ``cifar10-rf`` geometry, once with room for every training image (:data:`FIELD_MEMORIES`: the memory is
 the same whatever the order of the classes) and once with a tenth of it (a tenth of the prediction cost). Each
 member's standardised evidence on the validation split is computed once; every combination of :data:`WEIGHTS` (the
-dictionaries keep 1) then scores the weighted sum. Writes ``<out>/side_by_side_probe.json``.
+dictionaries keep 1) then scores the weighted sum. Then the same model learns a class-ordered stream of the same
+images (``partial_fit`` over 5 tasks of 2 classes, each label first met in its task: the ``unannounced`` stream of
+``benchmarks/class_order.py``) and is scored again at every weighting: does the pair keep the promise? Writes
+``<out>/side_by_side_probe.json``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from memorynet import datasets
+from memorynet.experiments.continual import split_tasks
 from memorynet.experiments.harness import validation_split_indices
 from memorynet.models import preprocessing
 from memorynet.models.presets import PRESETS
@@ -54,20 +60,33 @@ def run(data_dir: str, quick: bool) -> dict:
     model = SideBySideClassifier(members=members(quick), n_jobs=-1, random_state=0)
     fit_seconds, evidence, evidence_seconds = fitted_evidence(model, X, y, X_val)
     scores, alone = weighting_scores(model.classes_, evidence, y_val, WEIGHTS)
+    learnt, classes = model.members, model.classes_
+    del model, evidence  # the class-ordered model's turn (the fields' memories take gigabytes)
+    ordered = SideBySideClassifier(members=members(quick), n_jobs=-1, random_state=0)
+    for task in split_tasks(y):  # the classes two by two, each task's images shuffled
+        rows = np.random.default_rng(0).permutation(np.flatnonzero(np.isin(y, task)))
+        ordered.partial_fit(X[rows], y[rows])
+    assert np.array_equal(ordered.classes_, classes)
+    ordered_scores, ordered_alone = weighting_scores(classes, ordered.member_evidence(X_val), y_val, WEIGHTS)
+    for score, after in zip(scores, ordered_scores):  # the same weightings, in the same order
+        score["class_ordered_accuracy"] = after["accuracy"]
     best_with = [max((s for s in scores if all((w > 0) == (i == m) for i, w in enumerate(s["weights"][1:]))),
                      key=lambda s: s["accuracy"]) for m in range(len(FIELD_MEMORIES))]  # one field member each
-    return {"quick": quick, "members": model.members, "n_fit": len(y), "n_validation": len(y_val),
+    return {"quick": quick, "members": learnt, "n_fit": len(y), "n_validation": len(y_val),
             "fit_seconds": fit_seconds, "evidence_seconds": evidence_seconds, "each_member_alone": alone,
-            "n_weightings": len(scores), "best_with_each_field": best_with,
-            "best": max(scores, key=lambda s: s["accuracy"]), "scores": scores}
+            "each_member_alone_class_ordered": ordered_alone, "n_weightings": len(scores),
+            "best_with_each_field": best_with, "best": max(scores, key=lambda s: s["accuracy"]), "scores": scores}
 
 
 def markdown(result: dict) -> str:
     """The probe's table: each member alone, the dictionaries with each receptive-field member at its best weight,
-    the best weighting of all three (validation accuracies)."""
+    the best weighting of all three (validation accuracies), and the same after the class-ordered stream (at the
+    weights the i.i.d. stream chose)."""
     fields = [f"the dictionaries and the fields of {m[1]['max_neurons']} neurons" for m in result["members"][1:]]
-    return weighting_table(result, [*zip(fields, result["best_with_each_field"]),
-                                    (f"the best of the {result['n_weightings']} weightings", result["best"])])
+    rows = [*zip(fields, result["best_with_each_field"]),
+            (f"the best of the {result['n_weightings']} weightings", result["best"])]
+    ordered = (result["each_member_alone_class_ordered"], [row["class_ordered_accuracy"] for _, row in rows])
+    return weighting_table(result, rows, ordered)
 
 
 def main() -> None:

@@ -144,7 +144,13 @@ def test_side_by_side_probe_quick(data_dir, tmp_path):
     for m, row in enumerate(result["best_with_each_field"]):  # exactly one field member weighted
         assert [w > 0 for w in row["weights"][1:]] == [i == m for i in range(2)]
     assert all(accuracy > 0.25 for accuracy in result["each_member_alone"])  # chance: 0.1
-    assert "| the best of the" in probe.markdown(result)
+    # every weighting scored after the class-ordered stream too, each member far above chance there as well
+    assert all(0 < s["class_ordered_accuracy"] <= 1 for s in result["scores"])
+    assert all(accuracy > 0.25 for accuracy in result["each_member_alone_class_ordered"])
+    table = probe.markdown(result)
+    assert "| the best of the" in table and "after a class-ordered stream |" in table
+    best = next(line for line in table.splitlines() if line.startswith("| the best of the"))
+    assert best.endswith(f"| {100 * result['best']['class_ordered_accuracy']:.2f} % |")
 
 
 def test_gpu_table_smoke(data_dir, tmp_path):
