@@ -98,18 +98,25 @@ def run(data_dir: str, quick: bool) -> dict:
             "prototypes": model.max_neurons, "pca_images": pca_images, "rows": rows}
 
 
-def markdown(result: dict) -> str:
-    """Each readout's features, cost and best validation accuracy (its shrinkage)."""
-    lines = [f"{result['positions']} positions x {result['prototypes']} prototypes; readouts learnt from "
-             f"{result['n_readout']} images, scored on {result['n_validation']} validation images.", "",
-             "| codes per position | readout features | statistics s | solve + scores s | best shrinkage | "
+def readout_table(intro: str, first_column: str, labelled: list[tuple[str, dict]]) -> str:
+    """A readout probe's table: ``intro``, then each ``(label, row of readout_scores)``'s features, cost and best
+    validation accuracy (its shrinkage)."""
+    lines = [intro, "", f"| {first_column} | readout features | statistics s | solve + scores s | best shrinkage | "
              "validation accuracy |", "|---|---:|---:|---:|---:|---:|"]
-    for row in result["rows"]:
+    for label, row in labelled:
         best = max(row["accuracy"], key=row["accuracy"].get)
-        label = "all (the control)" if row["components"] is None else f"{row['components']} principal components"
         lines.append(f"| {label} | {row['features']} | {row['statistics_seconds']:.1f} | "
                      f"{row['predict_seconds'][best]:.1f} | {best} | {100 * row['accuracy'][best]:.2f} % |")
     return "\n".join(lines) + "\n"
+
+
+def markdown(result: dict) -> str:
+    """Each readout's features, cost and best validation accuracy (its shrinkage)."""
+    intro = (f"{result['positions']} positions x {result['prototypes']} prototypes; readouts learnt from "
+             f"{result['n_readout']} images, scored on {result['n_validation']} validation images.")
+    return readout_table(intro, "codes per position", [
+        ("all (the control)" if row["components"] is None else f"{row['components']} principal components", row)
+        for row in result["rows"]])
 
 
 def main() -> None:

@@ -31,8 +31,8 @@ import numpy as np
 from memorynet import PrototypeCodeClassifier, datasets, preset
 from memorynet.experiments.harness import validation_split_indices
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling probe's readout scoring
-from readout_pca_probe import readout_scores  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling probe's readout scoring and table
+from readout_pca_probe import readout_scores, readout_table  # noqa: E402
 
 LAYER2 = {"max_neurons": 256, "patch_size": 2, "stride": 1, "patch_jitter": 1, "whiten_images": 400, "warmup": 1000,
           "whiten_eps": 1.0}
@@ -98,18 +98,12 @@ def run(data_dir: str, quick: bool) -> dict:
 def markdown(result: dict) -> str:
     """Each readout's features, cost and best validation accuracy (its shrinkage)."""
     layer2 = result["layer2"]
-    lines = [f"First layer: {result['positions']} positions x {result['prototypes']} prototypes (the preset). Second "
+    intro = (f"First layer: {result['positions']} positions x {result['prototypes']} prototypes (the preset). Second "
              f"layer: {result['positions2']} positions, each over {layer2['patch_size']} x {layer2['patch_size']} "
              f"neighbouring first-layer positions, {layer2['max_neurons']} prototypes each, learnt from the codes of "
              f"{layer2['warmup']} images. Readouts learnt from {result['n_readout']} images, scored on "
-             f"{result['n_validation']} validation images.", "",
-             "| readout over | features | statistics s | solve + scores s | best shrinkage | validation accuracy |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for row in result["rows"]:
-        best = max(row["accuracy"], key=row["accuracy"].get)
-        lines.append(f"| {row['readout']} | {row['features']} | {row['statistics_seconds']:.1f} | "
-                     f"{row['predict_seconds'][best]:.1f} | {best} | {100 * row['accuracy'][best]:.2f} % |")
-    return "\n".join(lines) + "\n"
+             f"{result['n_validation']} validation images.")
+    return readout_table(intro, "readout over", [(row["readout"], row) for row in result["rows"]])
 
 
 def main() -> None:
