@@ -1,7 +1,7 @@
 """Probe for the accuracy frontier (issue 24): does ``cifar10-best`` gain from receptive fields beside it, learnt in
 the same pass? Validation split only; the test set is not read.
 
-    python benchmarks/side_by_side_probe.py --data-dir ../shared/data            # about 5 minutes on 2 cores
+    python benchmarks/side_by_side_probe.py --data-dir ../shared/data            # about 10 minutes on 2 cores
     python benchmarks/side_by_side_probe.py --data-dir ../shared/data --quick    # 1500 images, small memories
 
 One side-by-side model holds ``cifar10-best``'s dictionaries and receptive fields on the same standardised pixels
