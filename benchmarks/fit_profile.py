@@ -25,6 +25,7 @@ import numpy as np
 
 from memorynet import datasets, preset
 from memorynet.experiments.harness import write_report
+from memorynet.models.presets import adjust
 
 PHASES = {"whitening statistics": ("prototype_codes.py", "_count_patches"),
           "dictionaries": ("prototype_codes.py", "_teach_dictionaries"),
@@ -60,7 +61,8 @@ def run(data_dir: str, name: str, quick: bool) -> dict:
     overrides = {"n_jobs": 1, **({"max_neurons": 32} if quick else {})}
     if quick:
         X, y, X_test, y_test = X[:2000], y[:2000], X_test[:500], y_test[:500]
-    model = preset(name, random_state=0, **overrides)
+    model = preset(name, random_state=0, n_jobs=1)
+    adjust(model[-1], lambda params: {"max_neurons": 32} if quick else {})  # each member's, for a side-by-side
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()

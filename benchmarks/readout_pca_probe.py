@@ -1,5 +1,5 @@
-"""Probe for the cost issue (issue 25, target 1): what a cheaper readout costs ``cifar10-best`` in accuracy. Validation
-split only; the test set is not read.
+"""Probe for the cost issue (issue 25, target 1): what a cheaper readout costs ``cifar10-best``'s dictionaries (its
+prototype-code member) in accuracy. Validation split only; the test set is not read.
 
     python benchmarks/readout_pca_probe.py --data-dir ../shared/data            # about 12 minutes on 2 cores
     python benchmarks/readout_pca_probe.py --data-dir ../shared/data --quick    # 1500 images, small dictionaries
@@ -76,7 +76,8 @@ def run(data_dir: str, quick: bool) -> dict:
     if quick:
         fit_rows, val_rows = fit_rows[:QUICK["fit"]], val_rows[:QUICK["validation"]]
         components, pca_images, overrides = QUICK["components"], QUICK["pca_images"], QUICK["model"]
-    pipeline = preset("cifar10-best", random_state=0, pixel_max=data.pixel_max, n_jobs=-1, **overrides)
+    pipeline = preset("cifar10-best", random_state=0, pixel_max=data.pixel_max, member="codes", n_jobs=-1,
+                      **overrides)
     X, X_val = (pipeline[0].transform(data.X_train[rows]) for rows in (fit_rows, val_rows))
     order = np.random.default_rng(0).permutation(len(X))
     X, y, y_val = X[order], data.y_train[fit_rows][order], data.y_train[val_rows]

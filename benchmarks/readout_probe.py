@@ -1,5 +1,5 @@
 """Probe for the accuracy frontier (issue 11): does a learnt readout over the per-position class distances of the
-``cifar10-best`` receptive fields beat their equal-weight sum? Validation split only; the test set is not read.
+``cifar10-rf`` receptive fields beat their equal-weight sum? Validation split only; the test set is not read.
 
     python benchmarks/readout_probe.py --data-dir ../shared/data            # a few minutes on 2 cores
     python benchmarks/readout_probe.py --data-dir ../shared/data --quick    # 6000 training images
@@ -37,7 +37,7 @@ def position_features(est, X: np.ndarray) -> np.ndarray:
 
 
 def validation_split(data_dir: str, quick: bool):
-    """The unfitted ``cifar10-best`` pipeline and its preprocessed fit and validation parts of the CIFAR-10
+    """The unfitted ``cifar10-rf`` pipeline and its preprocessed fit and validation parts of the CIFAR-10
     training set (the harness's split; ``quick``: 6000 and 1000 images). The test set is not read."""
     data = datasets.load("cifar10", data_dir, progress=False)
     fit_rows, val_rows = validation_split_indices(len(data.y_train))  # the validation split of the harness

@@ -2,6 +2,10 @@
 
     python benchmarks/run_benchmarks.py --data-dir ../shared/data            # full suite, ~15 min on 2 cores
     python benchmarks/run_benchmarks.py --data-dir ../shared/data --smoke    # seconds: checks it all runs
+    python benchmarks/run_benchmarks.py --data-dir ../shared/data --only best --out docs/data   # a rebound preset
+
+``--only best``: the ``-best`` presets' rows alone, the other sections kept from ``<out>/benchmarks.json`` (each
+row of the section records the configuration it measured, so a row of another run names what differs).
 
 Every system runs in its own fresh process (so its peak resident memory is its own), on the same data, in the
 same run, next to a float32 matrix product of the shape of the dominant distance computation (the BLAS limit).
@@ -313,18 +317,36 @@ def _slope(xs, ys) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
-def run(data_dir: str, smoke: bool) -> dict:
-    # --smoke checks that everything runs: each measurement in this process (no timing to isolate)
-    isolated = (lambda fn, task: fn(task)) if smoke else _in_fresh_process  # noqa: E731
+def _isolated(smoke: bool):
+    """How a measurement runs: in a fresh process, or for --smoke (which checks that everything runs, with no
+    timing to isolate) in this one."""
+    return (lambda fn, task: fn(task)) if smoke else _in_fresh_process
+
+
+def _tasks(data_dir: str, smoke: bool) -> tuple[dict, dict]:
+    """The MNIST and CIFAR-10 task options every section starts from."""
     mnist = {"dataset": "mnist", "data_dir": data_dir, "n_train": 3000 if smoke else None,
              "n_test": 500 if smoke else None, "repeats": 1 if smoke else REPEATS}
+    return mnist, dict(mnist, dataset="cifar10", n_train=2000 if smoke else None)
+
+
+def best_rows(data_dir: str, smoke: bool) -> list[dict]:
+    """The ``-best`` presets as a user runs them (:func:`_best_preset`), each in a fresh process."""
+    mnist, cifar = _tasks(data_dir, smoke)
+    isolated, small = _isolated(smoke), _smoke_overrides if smoke else lambda name: {}
+    return [isolated(_best_preset, dict(mnist, preset="mnist-best", **small("mnist-best"))),
+            isolated(_best_preset, dict(cifar, preset="cifar10-best", **small("cifar10-best")))]
+
+
+def run(data_dir: str, smoke: bool) -> dict:
+    isolated = _isolated(smoke)
+    mnist, cifar = _tasks(data_dir, smoke)
     sizes = (100, 300, 3000) if smoke else (1000, 10000, 60000)
     systems = [dict(mnist, system="memorynet", max_neurons=s) for s in sizes]
     systems += [dict(mnist, system="faiss-flat-l2", max_neurons=sizes[-1]),
                 dict(mnist, system="memorynet", max_neurons=sizes[-1], backend="faiss"),
                 dict(mnist, system="knn-brute"), dict(mnist, system="nearest-centroid"),
                 dict(mnist, system="mlp-1-epoch"), dict(mnist, system="mlp-converged")]
-    cifar = dict(mnist, dataset="cifar10", n_train=2000 if smoke else None)
     systems += [dict(cifar, system="memorynet", max_neurons=sizes[1]), dict(cifar, system="knn-brute"),
                 dict(cifar, system="faiss-flat-l2", max_neurons=sizes[1]), dict(cifar, system="nearest-centroid")]
     results = {"systems": []}
@@ -347,8 +369,7 @@ def run(data_dir: str, smoke: bool) -> dict:
     small = _smoke_overrides if smoke else lambda name: {}
     results["presets"] = [isolated(_preset_products, dict(mnist, preset="mnist-rf", **small("mnist-rf"))),
                           isolated(_preset_products, dict(cifar, preset="cifar10-rf", **small("cifar10-rf")))]
-    results["best"] = [isolated(_best_preset, dict(mnist, preset="mnist-best", **small("mnist-best"))),
-                       isolated(_best_preset, dict(cifar, preset="cifar10-best", **small("cifar10-best")))]
+    results["best"] = best_rows(data_dir, smoke)
     from memorynet import __version__
     from memorynet.experiments.evaluation import machine_info
 
@@ -489,17 +510,29 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=None, help="benchmark data (default: $MEMORYNET_DATA)")
     parser.add_argument("--out", default="benchmarks/results", help="output folder")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite runs, not the timings")
+    parser.add_argument("--only", choices=["best"], default=None,
+                        help="measure this section alone; keep the others from <out>/benchmarks.json")
     args = parser.parse_args(argv)
-    start = time.perf_counter()
-    results = run(args.data_dir, args.smoke)
-    results["wall_seconds"] = time.perf_counter() - start
     out = Path(args.out)
+    if args.only:
+        if not (out / "benchmarks.json").exists():
+            raise SystemExit(f"--only {args.only} keeps the other sections of {out / 'benchmarks.json'}, which does "
+                             "not exist: run the whole suite first")
+        results = json.loads((out / "benchmarks.json").read_text())
+        if bool(results.get("smoke")) != args.smoke:
+            raise SystemExit(f"{out / 'benchmarks.json'} holds a {'smoke' if results.get('smoke') else 'full'} run; "
+                             "keeping it would mix smoke and full rows (write elsewhere with --out)")
+        results["best"] = best_rows(args.data_dir, args.smoke)
+    else:
+        start = time.perf_counter()
+        results = run(args.data_dir, args.smoke)
+        results["wall_seconds"] = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
-    (out / "benchmarks.json").write_text(json.dumps(results, indent=1))
-    table = markdown(results) + "\n" + targets(results)
-    (out / "benchmarks.md").write_text(table)
-    print(table)
-    print(f"wall time {results['wall_seconds']:.0f} s; wrote {out / 'benchmarks.json'} and {out / 'benchmarks.md'}")
+    from memorynet.experiments.harness import write_report
+
+    write_report(out, "benchmarks", results, markdown(results) + "\n" + targets(results))  # temporary file, rename
+    print(f"wall time of the whole suite {results['wall_seconds']:.0f} s; wrote {out / 'benchmarks.json'} and "
+          f"{out / 'benchmarks.md'}")
     return 0
 
 

@@ -1,5 +1,5 @@
 """Probe for the frontier issue (issue 24): a second layer of per-position dictionaries over neighbouring codes, on
-``cifar10-best``. Validation split only; the test set is not read.
+``cifar10-best``'s dictionaries (its prototype-code member). Validation split only; the test set is not read.
 
     python benchmarks/second_layer_probe.py --data-dir ../shared/data            # about 25 minutes on 2 cores
     python benchmarks/second_layer_probe.py --data-dir ../shared/data --quick    # 1500 images, small dictionaries
@@ -62,7 +62,8 @@ def run(data_dir: str, quick: bool) -> dict:
     if quick:
         fit_rows, val_rows = fit_rows[:QUICK["fit"]], val_rows[:QUICK["validation"]]
         overrides, layer2 = QUICK["model"], {**layer2, **QUICK["layer2"]}
-    pipeline = preset("cifar10-best", random_state=0, pixel_max=data.pixel_max, n_jobs=-1, **overrides)
+    pipeline = preset("cifar10-best", random_state=0, pixel_max=data.pixel_max, member="codes", n_jobs=-1,
+                      **overrides)
     X, X_val = (pipeline[0].transform(data.X_train[rows]) for rows in (fit_rows, val_rows))
     order = np.random.default_rng(0).permutation(len(X))
     X, y, y_val = X[order], data.y_train[fit_rows][order], data.y_train[val_rows]

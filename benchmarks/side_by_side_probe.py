@@ -42,7 +42,7 @@ QUICK = {"fit": 1500, "validation": 300, "memories": (1500, 150),
 
 def members(quick: bool) -> list:
     """``cifar10-best``'s dictionaries, then the receptive fields of ``cifar10-rf``'s geometry at each memory."""
-    codes = {k: v for k, v in PRESETS["cifar10-best"][2].items() if k != "n_jobs"}
+    codes = dict(next(params for kind, params in PRESETS["cifar10-best"][2]["members"] if kind == "codes"))
     fields = {k: v for k, v in PRESETS["cifar10-rf"][2].items() if k in ("patch_size", "stride")}
     memories = QUICK["memories"] if quick else FIELD_MEMORIES
     return [["codes", {**codes, **(QUICK["codes"] if quick else {})}],

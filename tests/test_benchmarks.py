@@ -40,6 +40,17 @@ def test_benchmark_smoke(data_dir, tmp_path):
     assert all(r["accuracy"] > 0.2 and r["images_per_second"] > 0 and r["peak_working_mb"] > 0
                and r["served_images_per_second"] > 0
                for r in results["best"]) and "the frontier's winner" in report
+    # --only best: those rows again, every other section kept as it was; never over a run of the other size
+    again = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_benchmarks.py"), "--smoke", "--only", "best",
+                            "--data-dir", str(data_dir), "--out", str(tmp_path)], capture_output=True, text=True,
+                           timeout=900)
+    assert again.returncode == 0, again.stderr[-2000:]
+    rerun = json.loads((tmp_path / "benchmarks.json").read_text())
+    assert {k: v for k, v in rerun.items() if k != "best"} == {k: v for k, v in results.items() if k != "best"}
+    assert [r["preset"] for r in rerun["best"]] == ["mnist-best", "cifar10-best"] and rerun["best"] != results["best"]
+    full = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_benchmarks.py"), "--only", "best",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert full.returncode != 0 and "holds a smoke run" in full.stderr
 
 
 def _quick_probe(name: str, data_dir, tmp_path, *options: str) -> dict:

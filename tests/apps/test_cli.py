@@ -124,19 +124,24 @@ def test_every_preset_trains_saves_and_predicts_from_the_command_line(tmp_path):
     assert out.returncode == 0 and len(out.stdout.strip().splitlines()) == 1, out.stderr
     out = memorynet("evaluate", "--model", str(model), "--no-progress")
     assert out.returncode == 0 and "accuracy  0.9" in out.stdout, out.stdout
-    codes = tmp_path / "codes.mnet"  # the prototype-code model, scaled down to the 8 x 8 digits
-    out = memorynet("train", "--no-progress", "--preset", "cifar10-best", "--dataset", "digits",
+    codes = tmp_path / "codes.mnet"  # the prototype-code model (a member of a preset), scaled down to 8 x 8 digits
+    out = memorynet("train", "--no-progress", "--preset", "cifar10-best", "--member", "codes", "--dataset", "digits",
                     "--preprocessing", "standardize",
                     "--max-neurons", "16", "--patch-size", "4", "--stride", "2", "--warmup", "300",
                     "--whiten-images", "100", "--whiten-eps", "0.5", "--save", str(codes))
     assert out.returncode == 0 and "accuracy  0.9" in out.stdout, out.stdout + out.stderr
+    assert "prototypes 144 of 144" in out.stdout  # 9 positions
     out = memorynet("evaluate", "--model", str(codes), "--no-progress")
     assert out.returncode == 0 and "accuracy  0.9" in out.stdout, out.stdout
 
 
 @pytest.mark.parametrize("args, message", [
     (["--preset", "mnist-rf", "--dataset", "digits", "--channel-voting"], "has no --channel-voting"),
-    (["--preset", "cifar10-best", "--dataset", "digits", "--combine", "vote"], "has no --combine"),
+    (["--preset", "cifar10-best", "--member", "codes", "--dataset", "digits", "--combine", "vote"],
+     "PrototypeCodeClassifier, which has no --combine"),
+    (["--preset", "mnist-best", "--member", "paper", "--dataset", "digits"],
+     "has no 'paper' member; its members are receptive-fields, codes"),
+    (["--preset", "mnist-rf", "--member", "codes", "--dataset", "digits"], "only side-by-side presets have members"),
     (["--patch-size", "4"], "has no --patch-size"),
     (["--preset", "cifar10-rf", "--dataset", "digits"], "3 (RGB) channels"),
     (["--preset", "cifar10-rf", "--data-dir", "/nonexistent/x"], "does not exist"),  # the data set it is named for
@@ -181,8 +186,8 @@ def test_edited_metadata_of_a_version_1_file_is_one_line(tmp_path, metadata, mes
 @pytest.mark.parametrize("train", [
     ["--max-neurons", "200"],
     ["--preset", "mnist-rf", "--dataset", "digits", "--max-neurons", "200", "--patch-size", "4"],
-    ["--preset", "cifar10-best", "--dataset", "digits", "--preprocessing", "standardize", "--max-neurons", "16",
-     "--patch-size", "4", "--stride", "2", "--warmup", "300", "--whiten-images", "100"],
+    ["--preset", "cifar10-best", "--member", "codes", "--dataset", "digits", "--preprocessing", "standardize",
+     "--max-neurons", "16", "--patch-size", "4", "--stride", "2", "--warmup", "300", "--whiten-images", "100"],
 ], ids=["paper", "receptive-fields", "prototype-codes"])
 def test_show_draws_every_kind_of_model(tmp_path, train):
     trained = memorynet("train", "--no-progress", *train, "--save", str(tmp_path / "m.mnet"))

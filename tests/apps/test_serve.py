@@ -328,6 +328,11 @@ def test_the_serve_command_can_train_a_preset_first(tmp_path, monkeypatch):
     assert live.path == target and not target.exists()  # nothing is written until Save
     assert live.estimator.n_samples_seen_ > 0 and live.class_names == [str(d) for d in range(10)]
     assert live.save()["file"] == "digits.mnet" and load_model(target)[1]["dataset"] == "digits"
+    # a side-by-side preset: refused whole (the page shows one memory model), served member by member
+    assert cli.main(["serve", "--preset", "cifar10-best", "--dataset", "digits", "--no-progress"]) == 2
+    assert cli.main(["serve", "--preset", "cifar10-best", "--member", "codes", "--dataset", "digits",
+                     "--model", str(tmp_path / "codes.mnet"), "--no-progress"]) == 0
+    assert type(served[-1].estimator).__name__ == "PrototypeCodeClassifier" and len(served) == 2
 
 
 def _codes_live(digits, tmp_path, classes=range(10)):

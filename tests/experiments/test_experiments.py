@@ -206,6 +206,12 @@ def test_the_frontier_reruns_only_the_rows_whose_definition_changed(monkeypatch)
     second = frontier.run_frontier(quick=True, progress=False, previous=first)
     assert [r for r in ran if r[0] == "measure"] == [("measure", "a new peer", s) for s in frontier.QUICK_SEEDS]
     assert second["rows"][: len(first["rows"])] == first["rows"] and second["presets"] == first["presets"]
+    # other side-by-side weights: the side-by-side row alone runs again (the other rows never read them)
+    ran.clear()
+    with monkeypatch.context() as patch:
+        patch.setitem(frontier.SIDE_WEIGHTS, "mnist", (0.3, 3.0))
+        frontier.run_frontier(quick=True, progress=False, previous=second)
+    assert {label for _, label, _ in ran} == {frontier.SIDE_BY_SIDE["mnist"]}, ran
     # a new candidate: its trial alone is fitted; while it loses, every row keeps its runs
     ran.clear()
     extra = frontier._grid(6, 2, 32, 1.0, warmup=1000, whiten_images=500)

@@ -6,6 +6,7 @@ import pytest
 from memorynet import LocalReceptiveFieldClassifier, PrototypeCodeClassifier, load_model, save_model
 from memorynet.models.presets import PRESETS, adjust, preset
 from memorynet.models.receptive_fields import patch_grid
+from memorynet.models.side_by_side import MEMBER_KINDS, SideBySideClassifier
 
 
 def test_patch_grid_covers_the_image():
@@ -172,13 +173,28 @@ def test_positions_on_several_threads_give_the_same_model_and_scores(combine):
 def test_a_preset_configuration_names_what_differs_from_the_preset_today():
     from memorynet.models.presets import PRESETS, configuration, configuration_name
 
-    today = configuration("cifar10-best")
-    assert today["preprocessing"] == PRESETS["cifar10-best"][0] and "n_jobs" not in today
-    assert today["max_neurons"] == PRESETS["cifar10-best"][2]["max_neurons"]
-    assert configuration_name("cifar10-best", today) == "cifar10-best"
-    bigger = configuration("cifar10-best", {"max_neurons": 4096})
-    assert configuration_name("cifar10-best", bigger) == "cifar10-best (max_neurons=4096)"
+    today = configuration("cifar10-rf")
+    assert today["preprocessing"] == PRESETS["cifar10-rf"][0] and "n_jobs" not in today
+    assert today["max_neurons"] == PRESETS["cifar10-rf"][2]["max_neurons"]
+    assert configuration_name("cifar10-rf", today) == "cifar10-rf"
+    bigger = configuration("cifar10-rf", {"max_neurons": 4096})
+    assert configuration_name("cifar10-rf", bigger) == "cifar10-rf (max_neurons=4096)"
     assert configuration_name("paper", {**configuration("paper"), "preprocessing": "dog"}) == \
         "paper (preprocessing=dog)"
     with pytest.raises(ValueError, match="unknown preset 'nope'; choose one of paper"):
         configuration("nope")
+
+
+@pytest.mark.parametrize("name", [name for name, (_, cls, _) in PRESETS.items() if cls is SideBySideClassifier])
+def test_a_side_by_side_presets_member_alone(name):
+    """preset(member=kind): that member's estimator alone on the preset's preprocessing, with the pair's n_jobs."""
+    chain, _, params = PRESETS[name]
+    for kind, member_params in params["members"]:
+        alone = preset(name, random_state=4, member=kind, max_neurons=40)
+        assert alone[0].chain == chain and type(alone[-1]) is MEMBER_KINDS[kind]
+        assert alone[-1].get_params() == MEMBER_KINDS[kind](**{**member_params, "n_jobs": params["n_jobs"],
+                                                                "random_state": 4, "max_neurons": 40}).get_params()
+    with pytest.raises(ValueError, match=f"preset {name!r} has no 'paper' member; its members are"):
+        preset(name, member="paper")
+    with pytest.raises(ValueError, match="only side-by-side presets have members"):
+        preset("mnist-rf", member="codes")

@@ -46,8 +46,9 @@ def test_checkpoint_of_another_stream_is_refused(stream, tmp_path):
 
 _MODELS = {"paper": ["--batch-size", "8", "--max-neurons", "1500"],
            "mnist-rf": ["--preset", "mnist-rf", "--batch-size", "64", "--max-neurons", "300"],
-           "prototype codes": ["--preset", "cifar10-best", "--preprocessing", "dog+standardize", "--max-neurons", "32",
-                               "--warmup", "1500", "--whiten-images", "700", "--batch-size", "250"]}
+           "prototype codes": ["--preset", "cifar10-best", "--member", "codes", "--preprocessing", "dog+standardize",
+                               "--max-neurons", "32", "--warmup", "1500", "--whiten-images", "700",
+                               "--batch-size", "250"]}
 
 
 _LIMIT = 6000  # images of the stream: 12 checkpoints

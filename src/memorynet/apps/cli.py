@@ -22,7 +22,7 @@ from ..models import parameters as params
 from ..models import presets
 from ..models.persistence import load_model, save_model
 from ..models.preprocessing import ImagePreprocessor, check_chain
-from ..models.side_by_side import SideBySideClassifier
+from ..models.side_by_side import MEMBER_KINDS, SideBySideClassifier
 from ..models.streaming import chunked_score, stream_fit
 from ..models.thresholds import parse_threshold
 
@@ -74,6 +74,8 @@ def _threshold(text: str) -> float | str:
 
 
 _CONVERTERS = {"threshold": _threshold}  # options whose values are not of their default's type
+_MEMBER_HELP = ("of a side-by-side preset (mnist-best, cifar10-best): that member alone, on the preset's "
+                "preprocessing (default: the whole preset)")
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +85,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--preset", choices=list(presets.PRESETS), default="paper",
                        help="named configuration: preprocessing + estimator (default: paper, the paper's model "
                             "on pixels scaled to [0, 1])")
+    group.add_argument("--member", choices=list(MEMBER_KINDS), default=None,
+                       help=_MEMBER_HELP)
     group.add_argument("--preprocessing", default=argparse.SUPPRESS,
                        help="preprocessing chain, e.g. 'dog+standardize' (default: the preset's)")
     group.add_argument("--seed", type=int, default=0, help="seed of the training order (default: 0)")
@@ -105,13 +109,13 @@ def _model(args: argparse.Namespace, dataset: datasets.Dataset):
     taken as they are: preprocessing ``raw`` unless ``--preprocessing`` says otherwise)."""
     pixel_max = dataset.pixel_max
     chosen = {name: getattr(args, name) for name in _model_parameters() if hasattr(args, name)}
-    _, cls, _ = presets.PRESETS[args.preset]
+    cls = type(presets.preset(args.preset, member=args.member)[-1])  # (or which members the preset has)
     accepted = params.parameter_defaults(cls)
     foreign = [name for name in chosen if name not in accepted]
     if foreign:
         raise ValueError(f"preset {args.preset!r} uses {cls.__name__}, which has no "
                          f"{', '.join('--' + n.replace('_', '-') for n in foreign)}")
-    model = presets.preset(args.preset, random_state=args.seed, pixel_max=pixel_max,
+    model = presets.preset(args.preset, random_state=args.seed, pixel_max=pixel_max, member=args.member,
                            verbose=not args.no_progress, **chosen)
     if hasattr(args, "preprocessing") or dataset.features:
         model.set_params(preprocess__chain=getattr(args, "preprocessing", "raw"))
@@ -192,7 +196,7 @@ def _size_line(estimator) -> str:
     lines = []
     for member in getattr(estimator, "estimators_", [estimator]):
         unit = "neurons" if member.labelled_memories else "prototypes"
-        lines.append(f"{unit:<10}{member.n_neurons_} of {member.max_neurons * len(member.banks_)}")
+        lines.append(f"{unit:<9} {member.n_neurons_} of {member.max_neurons * len(member.banks_)}")
     return "\n".join(lines)
 
 
@@ -526,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "train that preset on --dataset first (then --model is where Save writes).")
     serve.add_argument("--model", help="model file to serve (and to save to)")
     serve.add_argument("--preset", choices=list(presets.PRESETS), default=None, help="train this preset first")
+    serve.add_argument("--member", choices=list(MEMBER_KINDS), default=None, help=_MEMBER_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this "
                        "machine only; another host is reachable by others and prints a warning)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
@@ -579,7 +584,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 _NOT_SERVED = ("{} is a side-by-side model: the page shows and teaches one memory model at a time; serve one of "
-               "its kinds instead (e.g. --preset mnist-rf), and draw its members with memorynet show --member")
+               "its members instead (with --preset, --member KIND trains that member alone), and draw every member "
+               "with memorynet show --member")
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -592,7 +598,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError("give --model FILE to serve a saved model, or --preset NAME (and --dataset) to train one")
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
-    if args.preset is not None and presets.PRESETS[args.preset][1] is SideBySideClassifier:
+    if args.preset is not None and args.member is None and presets.PRESETS[args.preset][1] is SideBySideClassifier:
         raise ValueError(_NOT_SERVED.format(args.preset))
     if args.preset is None:
         model, meta = _load_model(args.model)
@@ -601,7 +607,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if args.data is None:
             args.dataset = args.dataset or ("cifar10" if args.preset.startswith("cifar10") else "mnist")
         dataset = _load(args)
-        model = presets.preset(args.preset, random_state=args.seed, pixel_max=dataset.pixel_max,
+        model = presets.preset(args.preset, random_state=args.seed, pixel_max=dataset.pixel_max, member=args.member,
                                verbose=not args.no_progress).fit(dataset.X_train, dataset.y_train)
         model[-1].set_params(verbose=False)
         meta = _model_metadata(dataset)

@@ -5,10 +5,10 @@ The accuracy matrix ``R[i, j]`` is the accuracy on task j's test images after le
 not learnt yet). From it: average accuracy (the last row's mean), backward transfer (Lopez-Paz & Ranzato 2017),
 forgetting (Chaudhry et al. 2018: best earlier accuracy on a task minus the final one) and forgetting as Avalanche
 reports it (accuracy right after learning a task minus the final one). Every learner runs in the same process on
-the same stream: the paper's model, the receptive-field preset, the prototype-code model of ``cifar10-best``, and
-the peers: streaming LDA (shrinkage chosen on a validation split carved from the training set), nearest class
-mean, an MLP fine-tuned task after task, the same MLP with 200- and 500-image replay buffers, and per-class online
-k-means with as many prototypes as the Memory Network has neurons.
+the same stream: the paper's model, the receptive-field and ``-best`` presets, ``cifar10-best``'s dictionaries alone
+(on MNIST), and the peers: streaming LDA (shrinkage chosen on a validation split carved from the training set),
+nearest class mean, an MLP fine-tuned task after task, the same MLP with 200- and 500-image replay buffers, and
+per-class online k-means with as many prototypes as the Memory Network has neurons.
 
 The run is resumable by learner: each row records its learner's definition (every parameter, nested ones
 included), and a run given an earlier result keeps every row whose data set, seed, learner and definition are
@@ -27,7 +27,6 @@ from ..io import datasets
 from ..models.memory_network import MemoryNetworkClassifier
 from ..models.preprocessing import scale_pixels
 from ..models.presets import PRESETS, adjust, preset
-from ..models.prototype_codes import PrototypeCodeClassifier
 from ..models.streaming import learn_chunk
 from .harness import VALIDATION_SIZE, summarize, validation_split_indices
 from .peers import NearestClassMean, PerClassKMeans, ReplayMLP, StreamingLDA
@@ -105,17 +104,17 @@ def _learners(name: str, seed: int, n_classes: int, shrinkage: float, pixel_max:
               quick: bool = False) -> dict:
     """label -> (learner, input): ``"flat"`` (scaled pixels, (n, D)) or ``"raw"`` (images for a preset).
 
-    The data set's receptive-field and ``-best`` presets with their defaults; where the ``-best`` preset is not the
-    prototype codes, the codes' recipe (``cifar10-best``) on the receptive fields' preprocessing too. A prototype-code
-    warm-up (whitening, then dictionaries) takes at most half of the ``first_task`` images, so that the readout learns
-    from every task (the defaults already do on the full tasks); ``quick``: 32 prototypes per position (the readout's
-    solve grows with the cube of the codes' length)."""
+    The data set's receptive-field and ``-best`` presets with their defaults; on MNIST the CIFAR-10 recipe's
+    dictionaries too (``cifar10-best``'s prototype-code member), on the receptive fields' preprocessing. A
+    prototype-code warm-up (whitening, then dictionaries) takes at most half of the ``first_task`` images, so that
+    the readout learns from every task (the defaults already do on the full tasks); ``quick``: 32 prototypes per
+    position (the readout's solve grows with the cube of the codes' length)."""
     rf = f"{name}-rf"
     models = {f"memorynet, {rf} preset (defaults)": preset(rf, random_state=seed, pixel_max=pixel_max),
               f"memorynet, {name}-best preset (defaults)": preset(f"{name}-best", random_state=seed,
                                                                   pixel_max=pixel_max)}
-    if PRESETS[f"{name}-best"][1] is not PrototypeCodeClassifier:
-        codes = preset("cifar10-best", random_state=seed, pixel_max=pixel_max)
+    if name != "cifar10":  # (on CIFAR-10 they are the leading member of its -best preset)
+        codes = preset("cifar10-best", random_state=seed, pixel_max=pixel_max, member="codes")
         models["memorynet, prototype codes (cifar10-best recipe)"] = codes.set_params(preprocess__chain=PRESETS[rf][0])
     def short_warmup(params: dict) -> dict:
         if "warmup" not in params:  # not prototype codes

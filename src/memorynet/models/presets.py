@@ -41,9 +41,12 @@ PRESETS = {
                                 ["codes", {"max_neurons": 128, "patch_size": 7, "shrinkage": 0.0003, "stride": 3,
                                            "whiten_eps": 3.0}]],
                     "weights": [1.0, 0.05], "n_jobs": -1}),
-    "cifar10-best": ("standardize", PrototypeCodeClassifier,
-                     {"patch_size": 8, "stride": 4, "max_neurons": 512, "whiten_eps": 1.0, "shrinkage": 0.01,
-                      "n_jobs": -1}),
+    # the dictionary model with receptive fields beside it (a tenth of cifar10-rf's memory), learnt in the same pass
+    "cifar10-best": ("standardize", SideBySideClassifier,
+                     {"members": [["codes", {"max_neurons": 512, "patch_size": 8, "shrinkage": 0.01, "stride": 4,
+                                             "whiten_eps": 1.0}],
+                                  ["receptive-fields", {"max_neurons": 5000, "patch_size": 8, "stride": 4}]],
+                      "weights": [1.0, 0.3], "n_jobs": -1}),
 }
 
 
@@ -54,14 +57,33 @@ def _preset_entry(name: str) -> tuple:
     return PRESETS[name]
 
 
-def preset(name: str, random_state=None, pixel_max: float = 255.0, **overrides) -> Pipeline:
+def preset(name: str, random_state=None, pixel_max: float = 255.0, member: str | None = None,
+           **overrides) -> Pipeline:
     """An unfitted pipeline for the named preset; feed it raw images (intensities 0..``pixel_max``).
 
-    ``overrides`` replace estimator parameters (e.g. ``verbose=True``, ``search_backend="faiss"``).
+    ``member`` (a kind, e.g. ``"codes"``): of a side-by-side preset, that member alone, on the preset's
+    preprocessing, with the side-by-side model's own parameters it takes (``n_jobs``). ``overrides`` replace
+    estimator parameters (e.g. ``verbose=True``, ``search_backend="faiss"``).
     """
     chain, cls, params = _preset_entry(name)
+    if member is not None:
+        cls, params = _member_entry(name, cls, params, member)
     estimator = cls(**{**params, "random_state": random_state, **overrides})
     return Pipeline([("preprocess", ImagePreprocessor(chain, pixel_max)), ("network", estimator)])
+
+
+def _member_entry(name: str, cls: type, params: dict, kind: str) -> tuple[type, dict]:
+    """The estimator class and parameters of side-by-side preset ``name``'s first member of ``kind``, or an error
+    that names the members there are."""
+    kinds = [member_kind for member_kind, _ in params.get("members", ())] if cls is SideBySideClassifier else []
+    if kind not in kinds:
+        raise ValueError(f"preset {name!r} has no {kind!r} member; " + (
+            f"its members are {', '.join(kinds)}" if kinds else "only side-by-side presets have members"))
+    shared = {k: v for k, v in params.items() if k not in ("members", "weights")}
+    member_cls = MEMBER_KINDS[kind]
+    takes = member_cls().get_params()
+    return member_cls, {**dict(params["members"][kinds.index(kind)][1]),
+                        **{k: v for k, v in shared.items() if k in takes}}
 
 
 def adjust(estimator, change: Callable[[dict], dict]) -> None:
