@@ -142,15 +142,15 @@ def markdown(result: dict) -> str:
     main = [p for p in PROTOCOLS if any((*m, p) in groups for m in models)]
     out = ["| preset | data | seeds | " + " | ".join(main) + " | largest drop (points) |",
            "|---|---|---:|" + "---:|" * (len(main) + 1)]
-    for model in models:
+    for model in models:  # the seeds of its i.i.d. runs, else of its first stream; no drop without i.i.d. runs
         means = {p: groups[(*model, p)][1]["accuracy"] for p in main if (*model, p) in groups}
-        if "iid" not in means:
+        if not means:
             continue
-        cells = [f"{100 * m:.1f} ± {100 * s:.1f}" if p in means else "" for p, (m, s) in
-                 ((p, means.get(p, (0, 0))) for p in main)]
-        drop = 100 * max(means["iid"][0] - m for m, _ in means.values())
-        seeds = groups[(*model, "iid")][1]["seeds"]
-        out.append(f"| `{model[0]}` | {model[1]} | {seeds} | {' | '.join(cells)} | {drop:.1f} |")
+        cells = [f"{100 * m:.1f} ± {100 * s:.1f}" if p in means else "not measured" if p == "iid" else ""
+                 for p, (m, s) in ((p, means.get(p, (0, 0))) for p in main)]
+        drop = f"{100 * max(means['iid'][0] - m for m, _ in means.values()):.1f}" if "iid" in means else "—"
+        seeds = groups[(*model, "iid" if "iid" in means else next(iter(means)))][1]["seeds"]
+        out.append(f"| `{model[0]}` | {model[1]} | {seeds} | {' | '.join(cells)} | {drop} |")
     others = [o for o in OTHER_ORDERS if any((*m, o) in groups for m in models)]
     if others:
         out += ["", "Other orders: accuracy, and in brackets the largest loss of one class against the reference "

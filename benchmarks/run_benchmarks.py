@@ -528,9 +528,12 @@ def main(argv=None) -> int:
         results = run(args.data_dir, args.smoke)
         results["wall_seconds"] = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
-    from memorynet.experiments.harness import write_report
+    from memorynet.io.atomic import atomic_write
 
-    write_report(out, "benchmarks", results, markdown(results) + "\n" + targets(results))  # temporary file, rename
+    table = markdown(results) + "\n" + targets(results)
+    for name, text in (("benchmarks.json", json.dumps(results, indent=1)), ("benchmarks.md", table)):
+        atomic_write(out / name, lambda fh, text=text: fh.write(text.encode()))  # temporary file, then rename
+    print(table)
     print(f"wall time of the whole suite {results['wall_seconds']:.0f} s; wrote {out / 'benchmarks.json'} and "
           f"{out / 'benchmarks.md'}")
     return 0

@@ -226,6 +226,9 @@ def test_class_order_rows_name_the_parameters_that_differ_from_their_preset(tmp_
     table = order.markdown({"quick": False, "rows": rows})
     assert "| `cifar10-best` | cifar10 | 1 | 60.0 ± 0.0 |" in table
     assert "| `cifar10-best (max_neurons=1024)` | cifar10 | 1 | 70.0 ± 0.0 |" in table
+    ordered = [{**rows[0], "protocol": "declared", "seed": seed} for seed in (0, 1)]  # no i.i.d. run: no drop
+    assert "| `cifar10-best` | cifar10 | 2 | not measured | 60.0 ± 0.0 | — |" in order.markdown(
+        {"quick": False, "rows": [rows[1], *ordered]})
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "class_order.py"), "--set", "whiten_eps=2",
                           "--presets", "paper", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "not a parameter of the estimator of paper" in out.stderr
