@@ -109,7 +109,7 @@ def _model(args: argparse.Namespace, dataset: datasets.Dataset):
     taken as they are: preprocessing ``raw`` unless ``--preprocessing`` says otherwise)."""
     pixel_max = dataset.pixel_max
     chosen = {name: getattr(args, name) for name in _model_parameters() if hasattr(args, name)}
-    cls = type(presets.preset(args.preset, member=args.member)[-1])  # (or which members the preset has)
+    cls = presets.estimator_class(args.preset, args.member)
     accepted = params.parameter_defaults(cls)
     foreign = [name for name in chosen if name not in accepted]
     if foreign:

@@ -20,7 +20,7 @@ from .prototype_codes import PrototypeCodeClassifier
 from .receptive_fields import LocalReceptiveFieldClassifier
 from .side_by_side import MEMBER_KINDS, SideBySideClassifier
 
-__all__ = ["MODEL_KINDS", "PRESETS", "preset", "adjust", "configuration", "configuration_name"]
+__all__ = ["MODEL_KINDS", "PRESETS", "preset", "estimator_class", "adjust", "configuration", "configuration_name"]
 
 # the library's kinds of model, by the name the experiments and results files give them
 MODEL_KINDS = {"paper": MemoryNetworkClassifier, "receptive-fields": LocalReceptiveFieldClassifier,
@@ -70,6 +70,12 @@ def preset(name: str, random_state=None, pixel_max: float = 255.0, member: str |
         cls, params = _member_entry(name, cls, params, member)
     estimator = cls(**{**params, "random_state": random_state, **overrides})
     return Pipeline([("preprocess", ImagePreprocessor(chain, pixel_max)), ("network", estimator)])
+
+
+def estimator_class(name: str, member: str | None = None) -> type:
+    """The estimator class of preset ``name`` (of its ``member`` of that kind, or an error naming its members)."""
+    _, cls, params = _preset_entry(name)
+    return cls if member is None else _member_entry(name, cls, params, member)[0]
 
 
 def _member_entry(name: str, cls: type, params: dict, kind: str) -> tuple[type, dict]:
