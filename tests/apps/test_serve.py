@@ -315,6 +315,9 @@ def test_the_serve_command_loads_a_model_and_refuses_no_model(paper, tmp_path, m
     assert (host, port) == ("127.0.0.1", 8123) and live.class_names == [str(d) for d in range(10)]
     assert cli.main(["serve"]) == 2
     assert "give --model FILE" in capsys.readouterr().err
+    # --member picks a preset's member to train: with a saved model alone it is refused, not ignored
+    assert cli.main(["serve", "--model", str(tmp_path / path), "--member", "codes"]) == 2
+    assert "--member picks the member of a side-by-side preset" in capsys.readouterr().err and len(served) == 1
 
 
 def test_the_serve_command_can_train_a_preset_first(tmp_path, monkeypatch):

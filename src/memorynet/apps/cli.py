@@ -598,6 +598,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError("give --model FILE to serve a saved model, or --preset NAME (and --dataset) to train one")
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be between 1 and 65535, got {args.port}")
+    if args.preset is None and args.member is not None:
+        raise ValueError("--member picks the member of a side-by-side preset to train (with --preset); a saved "
+                         "model is served as it was saved: train and save the member alone (memorynet train "
+                         "--preset NAME --member KIND --save FILE), then serve that file")
     if args.preset is not None and args.member is None and presets.PRESETS[args.preset][1] is SideBySideClassifier:
         raise ValueError(_NOT_SERVED.format(args.preset))
     if args.preset is None:
