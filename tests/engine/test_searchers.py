@@ -91,6 +91,31 @@ def test_numpy_class_blocks_follow_every_change_of_the_bank(metric, monkeypatch)
     check()
     bank.relabel(np.array([4, 3, 2, 1, 0]))
     check()
+    searcher.release_training_index()  # dropped, then made again from the bank at the next same-label search
+    assert searcher._blocks is None
+    bank.append(rng.random((5, 20), dtype=np.float32), np.arange(5) % 5)
+    check()
+    assert searcher._blocks is not None
+
+
+def test_fit_frees_the_class_blocks_and_learning_goes_on_as_if_kept(monkeypatch):
+    from memorynet.engine import searchers
+
+    monkeypatch.setattr(searchers, "_BLOCKS_FROM", 0)
+    rng = np.random.default_rng(4)
+    X, y = rng.random((600, 30), dtype=np.float32), rng.integers(0, 4, 600)
+
+    def fitted_then_streamed():
+        model = MemoryNetworkClassifier(60, batch_size=50, random_state=0, search_backend="numpy").fit(X[:400], y[:400])
+        freed = model._searchers()[0]._blocks is None  # a full bank: every batch searched its class blocks
+        return model.partial_fit(X[400:], y[400:]), freed
+
+    model, freed = fitted_then_streamed()
+    monkeypatch.setattr(NumpySearcher, "release_training_index", lambda self: None)
+    kept, kept_freed = fitted_then_streamed()
+    assert freed and not kept_freed
+    np.testing.assert_array_equal(model.banks_[0].memories, kept.banks_[0].memories)
+    np.testing.assert_array_equal(model.banks_[0].counters, kept.banks_[0].counters)
 
 
 def test_counting_searcher_counts_the_multiply_adds_it_asks_for():

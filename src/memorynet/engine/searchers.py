@@ -66,6 +66,9 @@ class Searcher:
     def rows_changed(self, rows: np.ndarray) -> None:
         """The bank appended or changed ``rows`` (called by the bank)."""
 
+    def release_training_index(self) -> None:
+        """A training pass is over: free what only training's searches use (made again if another pass comes)."""
+
     def nearest(self, X: np.ndarray, k: int = 1, features: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
@@ -113,7 +116,7 @@ class NumpySearcher(Searcher):
     """Brute-force search with the BLAS kernels. For training's same-label searches it keeps every class's
     neurons as one contiguous block with their norms, made at the first such search and then updated row by row
     from the bank's changes, so a batch does not gather and measure them again (banks of at least
-    ``_BLOCKS_FROM`` neurons; smaller ones are gathered per batch)."""
+    ``_BLOCKS_FROM`` neurons; smaller ones are gathered per batch); ``fit`` frees them at its end."""
 
     def __init__(self, metric: str = "l2", p: float = 2.0):
         super().__init__(metric, p)
@@ -136,6 +139,12 @@ class NumpySearcher(Searcher):
         self._blocks[c].append(rows, self.bank.memories[rows])
         self._slot[rows] = np.arange(len(rows))
         self._indexed_class[rows] = c
+
+    def release_training_index(self) -> None:
+        """Drop the class blocks (a copy of the bank, grown by doubling): prediction does not read them, and the
+        next same-label search makes them again from the bank, in the same bank-row order."""
+        self._blocks = None
+        self._slot = self._indexed_class = np.empty(0, dtype=np.intp)
 
     def rows_changed(self, rows):
         if self._blocks is None:
@@ -461,6 +470,9 @@ class CountingSearcher(Searcher):
     def nearest_per_class(self, X, n_classes):
         self.macs += len(X) * len(self.bank) * self.bank.n_features
         return self.inner.nearest_per_class(X, n_classes)
+
+    def release_training_index(self) -> None:
+        self.inner.release_training_index()
 
 
 def make_searcher(backend: str, metric: str = "l2", p: float = 2.0) -> Searcher:
