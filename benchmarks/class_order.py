@@ -133,6 +133,11 @@ def run(data_dir, presets: list[str], seeds: list[int], quick: bool, protocols: 
     return {"quick": quick, "rows": rows}
 
 
+def _accuracy(mean: float, std: float, seeds: int) -> str:
+    """A cell's accuracy in percent: mean ± std over the seeds, the one figure where one seed ran."""
+    return f"{100 * mean:.1f}" + (f" ± {100 * std:.1f}" if seeds > 1 else "")
+
+
 def markdown(result: dict) -> str:
     """Accuracy per preset and protocol (mean ± std over seeds) with the largest drop from i.i.d.; for the other
     orders, the largest loss of one class against its reference (per-class accuracies averaged over seeds)."""
@@ -146,8 +151,8 @@ def markdown(result: dict) -> str:
         means = {p: groups[(*model, p)][1]["accuracy"] for p in main if (*model, p) in groups}
         if not means:
             continue
-        cells = [f"{100 * m:.1f} ± {100 * s:.1f}" if p in means else "not measured" if p == "iid" else ""
-                 for p, (m, s) in ((p, means.get(p, (0, 0))) for p in main)]
+        cells = [_accuracy(*means[p], groups[(*model, p)][1]["seeds"]) if p in means else
+                 "not measured" if p == "iid" else "" for p in main]
         drop = f"{100 * max(means['iid'][0] - m for m, _ in means.values()):.1f}" if "iid" in means else "—"
         seeds = groups[(*model, "iid" if "iid" in means else next(iter(means)))][1]["seeds"]
         out.append(f"| `{model[0]}` | {model[1]} | {seeds} | {' | '.join(cells)} | {drop} |")
@@ -165,9 +170,9 @@ def markdown(result: dict) -> str:
                     cells.append("")
                     continue
                 loss = 100 * np.max(per_class[reference] - per_class[(*model, order)])
-                mean, std = groups[(*model, order)][1]["accuracy"]
-                seeds.add(groups[(*model, order)][1]["seeds"])
-                cells.append(f"{100 * mean:.1f} ± {100 * std:.1f} ({loss:.1f})")
+                summary = groups[(*model, order)][1]
+                seeds.add(summary["seeds"])
+                cells.append(f"{_accuracy(*summary['accuracy'], summary['seeds'])} ({loss:.1f})")
             if any(cells):
                 counted = "/".join(str(n) for n in sorted(seeds))  # one number unless the orders differ
                 out.append(f"| `{model[0]}` | {model[1]} | {counted} | {' | '.join(cells)} |")
