@@ -16,6 +16,7 @@ def test_benchmark_smoke(data_dir, tmp_path):
                           str(data_dir), "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     results = json.loads((tmp_path / "benchmarks.json").read_text())
+    assert next(iter(results)) == "systems"  # the sections in the order measured, not sorted (the site draws from it)
     systems = {r["system"] for r in results["systems"]}
     assert systems == {"memorynet", "faiss-flat-l2", "knn-brute", "nearest-centroid", "mlp-1-epoch", "mlp-converged"}
     assert all(r["train_seconds"] >= 0 and r["images_per_second"] > 0 and 0 < r["accuracy"] <= 1

@@ -66,11 +66,11 @@ def summarize(runs: list[dict], key: Callable[[dict], Hashable], spread: tuple[s
     return out
 
 
-def write_results(path: str | Path, payload: dict, indent: int = 1) -> Path:
+def write_results(path: str | Path, payload: dict, indent: int = 1, sort_keys: bool = True) -> Path:
     """Write ``payload`` as JSON atomically (the old file survives any failure), creating its folder; returns
-    the path."""
+    the path. ``sort_keys=False`` keeps the payload's own key order."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(payload, indent=indent, sort_keys=True).encode()
+    text = json.dumps(payload, indent=indent, sort_keys=sort_keys).encode()
     return atomic_write(Path(path), lambda fh: fh.write(text))
 
 
@@ -88,10 +88,10 @@ def keep_rows(path: str | Path, result: dict, key: Callable[[dict], Hashable], f
     return {**result, "rows": [r for r in old["rows"] if key(r) not in again] + result["rows"]}
 
 
-def write_report(out: str | Path, name: str, result: dict, table: str) -> Path:
+def write_report(out: str | Path, name: str, result: dict, table: str, sort_keys: bool = True) -> Path:
     """A benchmark's results: ``<out>/<name>.json`` and its Markdown ``table`` in ``<out>/<name>.md`` (both
     atomically), the table printed; returns the JSON path."""
-    path = write_results(Path(out) / f"{name}.json", result)
+    path = write_results(Path(out) / f"{name}.json", result, sort_keys=sort_keys)
     atomic_write(Path(out) / f"{name}.md", lambda fh: fh.write(table.encode()))
     print(table)
     return path

@@ -250,7 +250,7 @@ class MemoryEstimator(persistence.SavesToModelFile, ClassifierMixin, BaseEstimat
         self._begin(np.unique(y))
         order = check_random_state(self.random_state).permutation(len(X)) if self.shuffle else None
         self._learn(X, self._class_indices(y), order)
-        for searcher in getattr(self, "_searcher_cache", None) or ():  # the pass is over: its search index too
+        for searcher in self._searcher_cache or ():  # the pass is over: its search index too
             searcher.release_training_index()
         return self
 
