@@ -65,7 +65,8 @@ def _grid(patch_size: int, stride: int, prototypes: int, whiten_eps: float | Non
 # The last CIFAR-10 candidates are the recipe of the previous round (each dictionary learns from its own patch only,
 # after a warm-up of 5000 images), for comparison.
 _PREVIOUS_WARMUP = {"patch_jitter": 0, "whiten_images": 2000, "warmup": 5000}
-CANDIDATES = {"mnist": (_grid(7, 3, 128, 1.0), _grid(7, 3, 128, 3.0)),
+# MNIST: the larger dictionaries last (128 prototypes won the first grid, at its edge)
+CANDIDATES = {"mnist": (_grid(7, 3, 128, 1.0), _grid(7, 3, 128, 3.0), _grid(7, 3, 256, 3.0)),
               "cifar10": (_grid(8, 4, 128, 1.0), _grid(8, 4, 128, 3.0), _grid(8, 4, 256, 1.0), _grid(8, 4, 384, 1.0),
                           _grid(8, 4, 128, 1.0, **_PREVIOUS_WARMUP), _grid(8, 4, 384, 1.0, **_PREVIOUS_WARMUP))}
 QUICK_CANDIDATES = {"mnist": (_grid(8, 4, 32, 1.0, warmup=1000, whiten_images=500),

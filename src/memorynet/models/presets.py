@@ -38,7 +38,7 @@ PRESETS = {
     # the receptive fields with room for every image beside the dictionary model, learnt in the same pass
     "mnist-best": ("deskew+dog+standardize", SideBySideClassifier,
                    {"members": [["receptive-fields", {"max_neurons": 60000, "patch_size": 10, "stride": 4}],
-                                ["codes", {"max_neurons": 128, "patch_size": 7, "shrinkage": 0.0003, "stride": 3,
+                                ["codes", {"max_neurons": 256, "patch_size": 7, "shrinkage": 0.0003, "stride": 3,
                                            "whiten_eps": 3.0}]],
                     "weights": [1.0, 0.05], "n_jobs": -1}),
     # the dictionary model with receptive fields beside it (a tenth of cifar10-rf's memory), learnt in the same pass
