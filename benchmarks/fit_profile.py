@@ -7,7 +7,8 @@
 Phases of the prototype-code presets (cProfile's cumulative seconds of the function that does each): the
 whitening statistics (``_count_patches``), the dictionaries (``_teach_dictionaries``), the codes (``_features``,
 training and test images), the readout's statistics (``StreamingLDA._learn``: the rank-k update of the scatter)
-and its solve (``solve_shrunk``). For every preset, the functions that took the most time of their own. The
+and its solve (``solve_shrunk``); of the receptive fields (alone or a member), the search of each class's nearest
+neuron at prediction (``class_distances``). For every preset, the functions that took the most time of their own. The
 positions run one after another (``n_jobs=1``) so that cProfile, which sees the calling thread only, sees every
 call; BLAS still runs on every core. Profiling adds some overhead: the shares, not the seconds, are the point.
 Writes ``<out>/fit_profile.json`` and ``.md`` and prints the tables.
@@ -31,7 +32,8 @@ PHASES = {"whitening statistics": ("prototype_codes.py", "_count_patches"),
           "dictionaries": ("prototype_codes.py", "_teach_dictionaries"),
           "codes": ("prototype_codes.py", "_features"),
           "readout statistics": ("readout.py", "_learn"),
-          "readout solve": ("tiled_solve.py", "solve_shrunk")}
+          "readout solve": ("tiled_solve.py", "solve_shrunk"),
+          "receptive fields' class distances (prediction)": ("labelled.py", "class_distances")}
 TOP = 8  # functions listed by their own time
 PROFILED = ("cifar10-best", "mnist-best", "cifar10-rf", "mnist-rf")  # the presets that take n_jobs
 
@@ -82,10 +84,10 @@ def markdown(result: dict) -> str:
     total = result["fit_seconds"] + result["predict_seconds"]
     lines = [f"{result['preset']}: fit {result['fit_seconds']:.1f} s, predict {result['predict_seconds']:.1f} s "
              f"({result['n_train']} / {result['n_test']} images, profiled)", ""]
-    if any(result["phases"].values()):  # the prototype-code phases
+    if any(result["phases"].values()):
         lines += ["| phase | seconds | share of fit + predict |", "|---|---:|---:|"]
         lines += [f"| {phase} | {seconds:.1f} | {100 * seconds / total:.0f} % |"
-                  for phase, seconds in result["phases"].items()]
+                  for phase, seconds in result["phases"].items() if seconds]  # the preset's own phases
         rest = total - sum(result["phases"].values())
         lines += [f"| everything else | {rest:.1f} | {100 * rest / total:.0f} % |", ""]
     lines += ["| function (most time of its own) | calls | own seconds | share of fit + predict |",

@@ -261,17 +261,17 @@ def test_stream_memory_quick(tmp_path):
 
 @pytest.mark.parametrize("name", ["cifar10-best", "cifar10-rf"])
 def test_fit_profile_quick(data_dir, tmp_path, name):
-    """The profile splits a real fit and prediction into its phases (the prototype codes: each ran, and together
-    they take no more than the whole, since they do not nest) and lists the functions with the most own time."""
+    """The profile splits a real fit and prediction into its phases (each of the preset's ran, and together they
+    take no more than the whole, since they do not nest) and lists the functions with the most own time."""
     result = _quick_probe("fit_profile", data_dir, tmp_path, "--preset", name)
     total = result["fit_seconds"] + result["predict_seconds"]
     assert result["preset"] == name and result["n_train"] == 2000 and result["accuracy"] > 0.2
-    if name == "cifar10-best":
-        assert all(0 < seconds <= total for seconds in result["phases"].values()), result["phases"]
-        assert sum(result["phases"].values()) <= total
-    else:
-        assert not any(result["phases"].values())
+    fields = "receptive fields' class distances (prediction)"
+    ran = {phase for phase, seconds in result["phases"].items() if seconds > 0}
+    assert ran == (set(result["phases"]) if name == "cifar10-best" else {fields}), result["phases"]
+    assert all(seconds <= total for seconds in result["phases"].values()) and sum(result["phases"].values()) <= total
     own = [row["own_seconds"] for row in result["top"]]
     assert len(own) == 8 and own == sorted(own, reverse=True) and sum(own) <= total
     table = (tmp_path / "fit_profile.md").read_text()
     assert ("| readout statistics |" in table) == (name == "cifar10-best") and "| function (most time" in table
+    assert f"| {fields} |" in table
