@@ -4,13 +4,13 @@
     python benchmarks/fit_profile.py --data-dir ../shared/data --quick         # 2000 images, 32 prototypes
     python benchmarks/fit_profile.py --data-dir ../shared/data --preset cifar10-rf --out /tmp/profile
 
-Phases of the prototype-code presets (cProfile's cumulative seconds of the function that does each): the
-whitening statistics (``_count_patches``), the dictionaries (``_teach_dictionaries``), the codes (``_features``,
-training and test images), the readout's statistics (``StreamingLDA._learn``: the rank-k update of the scatter)
-and its solve (``solve_shrunk``); of the receptive fields (alone or a member), the search of each class's nearest
-neuron at prediction (``class_distances``). For every preset, the functions that took the most time of their own. The
-positions run one after another (``n_jobs=1``) so that cProfile, which sees the calling thread only, sees every
-call; BLAS still runs on every core. Profiling adds some overhead: the shares, not the seconds, are the point.
+Phases (cProfile's cumulative seconds of the function that does each), of the prototype codes: the whitening
+statistics (``_count_patches``), the dictionaries (``_teach_dictionaries``), the codes (``_features``, training and
+test images), the readout's statistics (``StreamingLDA._learn``: the rank-k update of the scatter) and its solve
+(``solve_shrunk``); of the receptive fields: the search of each class's nearest neuron at prediction
+(``class_distances``). A table lists the phases its preset has, then the functions that took the most time of their
+own. The positions run one after another (``n_jobs=1``) so that cProfile, which sees the calling thread only, sees
+every call; BLAS still runs on every core. Profiling adds some overhead: the shares, not the seconds, are the point.
 Writes ``<out>/fit_profile.json`` and ``.md`` and prints the tables.
 """
 
