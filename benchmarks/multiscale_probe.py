@@ -37,17 +37,23 @@ _DICTIONARY_WEIGHTS, _FIELD_WEIGHTS = (0.0, 0.02, 0.05, 0.1), (0.0, 0.25, 0.5, 1
 WEIGHTS = ((1.0,), _DICTIONARY_WEIGHTS, *[_FIELD_WEIGHTS] * len(EXTRA_SCALES),
            *[_DICTIONARY_WEIGHTS] * len(EXTRA_DICTIONARIES))
 KEPT = 20  # scores kept in the results file, best first
-QUICK = {"fit": 1000, "validation": 300, "max_neurons": 1000}
+QUICK = {"fit": 1000, "validation": 300, "max_neurons": 1000, "prototypes": 32}
+
+
+def preset_members(quick: bool) -> list:
+    """``mnist-best``'s members; ``quick``: a smaller memory, smaller dictionaries with a shorter warm-up."""
+    fields, dictionaries = ([kind, dict(params)] for kind, params in PRESETS["mnist-best"][2]["members"])
+    if quick:
+        fields[1]["max_neurons"] = QUICK["max_neurons"]
+        dictionaries[1].update(max_neurons=QUICK["prototypes"], warmup=300, whiten_images=100)
+    return [fields, dictionaries]
 
 
 def members(quick: bool) -> list:
     """``mnist-best``'s members, then the receptive fields at :data:`EXTRA_SCALES` (as much memory as the preset's
-    own) and the dictionaries at :data:`EXTRA_DICTIONARIES` (the preset's otherwise); ``quick``: smaller memories, a
-    shorter warm-up of the dictionaries."""
-    fields, dictionaries = ([kind, dict(params)] for kind, params in PRESETS["mnist-best"][2]["members"])
-    if quick:
-        fields[1]["max_neurons"] = QUICK["max_neurons"]
-        dictionaries[1].update(warmup=300, whiten_images=100)
+    own) and the dictionaries at :data:`EXTRA_DICTIONARIES` (the preset's otherwise); ``quick``: as
+    :func:`preset_members`."""
+    fields, dictionaries = preset_members(quick)
     return [fields, dictionaries, *[["receptive-fields", {**fields[1], **scale}] for scale in EXTRA_SCALES],
             *[["codes", {**dictionaries[1], **scale}] for scale in EXTRA_DICTIONARIES]]
 
@@ -93,11 +99,13 @@ def weighting_scores(classes: np.ndarray, evidence: list[np.ndarray], y_val: np.
 
 
 def weighting_table(result: dict, rows: list[tuple[str, dict]],
-                    ordered: tuple[list[float], list[float]] | None = None) -> str:
+                    ordered: tuple[list[float], list[float]] | None = None,
+                    fits: str = "one fit of every member in one pass") -> str:
     """A probe's table: each member alone, then each ``(label, score)`` of ``rows`` (validation accuracies);
-    ``ordered``: a column more, the same after a class-ordered stream (each member alone, each row)."""
-    lines = [f"Validation split: {result['n_fit']} images learnt, {result['n_validation']} scored; one fit of every "
-             f"member in one pass ({result['fit_seconds']:.0f} s), their evidence once "
+    ``ordered``: a column more, the same after a class-ordered stream (each member alone, each row); ``fits``: how
+    the members learnt (their fits' seconds follow)."""
+    lines = [f"Validation split: {result['n_fit']} images learnt, {result['n_validation']} scored; {fits} "
+             f"({result['fit_seconds']:.0f} s), their evidence once "
              f"({result['evidence_seconds']:.0f} s).", "",
              "| evidence | weights | validation accuracy |" + (" after a class-ordered stream |" if ordered else ""),
              "|---|---|---:|" + ("---:|" if ordered else "")]
@@ -116,8 +124,10 @@ def markdown(result: dict) -> str:
                                     (f"the best of the {result['n_weightings']} weightings", result["best"])])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def probe_main(name: str, description: str, run, markdown) -> None:
+    """An MNIST probe's command line (``--data-dir``, ``--out``, ``--quick``): ``run`` it, write
+    ``<out>/<name>.json`` and print its ``markdown`` table."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--quick", action="store_true", help="1000 training images, smaller memories")
@@ -125,8 +135,12 @@ def main() -> None:
     result = run(args.data_dir, args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "multiscale_probe.json").write_text(json.dumps(result, indent=1))
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1))
     print(markdown(result))
+
+
+def main() -> None:
+    probe_main("multiscale_probe", __doc__, run, markdown)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,23 @@ def test_multiscale_probe_quick(data_dir, tmp_path):
     assert "| the preset's pair" in probe.markdown(result)
 
 
+def test_field_chains_probe_quick(data_dir, tmp_path):
+    """The fixed-chain probe adds to the preset's pair its receptive fields under each other chain and distance; the
+    pair is the weighting that gives the variants nothing, and every model alone is far above chance."""
+    result = _quick_probe("field_chains_probe", data_dir, tmp_path)
+    probe = _benchmark_module("field_chains_probe")
+    variants = result["members"][2:]
+    assert result["quick"] and len(variants) == len(probe.VARIANTS) and result["n_weightings"] == 4 ** 4
+    assert [(kind, params["distance"]) for kind, params in variants] == [
+        (f"receptive-fields on {chain}", distance) for chain, distance in probe.VARIANTS]
+    assert result["preset_pair"]["weights"] == [1.0, 0.05, 0.0, 0.0, 0.0]
+    kept = [s["accuracy"] for s in result["scores"]]
+    assert kept == sorted(kept, reverse=True) and result["best"] == result["scores"][0] and len(kept) == probe.KEPT
+    assert result["best"]["accuracy"] >= result["preset_pair"]["accuracy"]
+    assert all(accuracy > 0.85 for accuracy in result["each_member_alone"])  # chance: 0.1
+    assert "| the preset's pair" in probe.markdown(result)
+
+
 def test_readout_pca_probe_quick(data_dir, tmp_path):
     """The readout probe learns every readout from the same codes: the control sees all of them, each projection
     fewer, and all learn far above chance."""

@@ -1,0 +1,78 @@
+"""Probe for the accuracy frontier (issue 24): do ``mnist-best``'s receptive fields gain from other fixed
+preprocessing or another distance, alone or beside the preset's pair? Validation split only; the test set is not read.
+
+    python benchmarks/field_chains_probe.py --data-dir ../shared/data            # about 5 minutes on 2 cores
+    python benchmarks/field_chains_probe.py --data-dir ../shared/data --quick    # 1000 training images, less memory
+
+``mnist-best`` (its receptive fields and dictionaries on deskewed digits, difference of Gaussians, standardised)
+learns the frontier's fit split; receptive fields of the same geometry and memory then learn the same images under
+each of :data:`VARIANTS` (a fixed chain without the difference of Gaussians, local contrast normalisation instead,
+or the cosine distance on the preset's chain: all parameter-free, so the rules allow them). Each model's
+standardised evidence on the validation split is computed once; every combination of :data:`WEIGHTS` then scores
+the weighted sum (the preset's pair with the variants' weights at zero is the baseline). Writes
+``<out>/field_chains_probe.json`` (the best :data:`KEPT` scores); ``--quick`` says so in the file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from memorynet import datasets
+from memorynet.experiments.harness import validation_split_indices
+from memorynet.models import preprocessing
+from memorynet.models.presets import PRESETS
+from memorynet.models.side_by_side import SideBySideClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling probe's scoring of weightings and its table
+from multiscale_probe import QUICK, fitted_evidence, preset_members, probe_main, weighting_scores, weighting_table  # noqa: E402
+
+# (preprocessing chain, distance) of each variant of the preset's receptive fields
+VARIANTS = (("deskew+standardize", "l2"), ("deskew+lcn", "l2"), ("deskew+dog+standardize", "cosine"))
+# the preset's receptive fields keep 1, its dictionaries take one of the frontier's side-by-side weights, each
+# variant one of the last choices
+WEIGHTS = ((1.0,), (0.0, 0.02, 0.05, 0.1), *[(0.0, 0.25, 0.5, 1.0)] * len(VARIANTS))
+KEPT = 20  # scores kept in the results file, best first
+
+
+def run(data_dir: str, quick: bool) -> dict:
+    data = datasets.load("mnist", data_dir, progress=False)
+    fit_rows, val_rows = validation_split_indices(len(data.y_train))  # the validation split of the harness
+    if quick:
+        fit_rows, val_rows = fit_rows[:QUICK["fit"]], val_rows[:QUICK["validation"]]
+    y, y_val = data.y_train[fit_rows], data.y_train[val_rows]
+
+    def fitted(members: list, chain: str) -> tuple[SideBySideClassifier, float, list, float]:
+        X, X_val = (preprocessing.apply(chain, data.X_train[rows], data.pixel_max) for rows in (fit_rows, val_rows))
+        model = SideBySideClassifier(members=members, n_jobs=-1, random_state=0)
+        return model, *fitted_evidence(model, X, y, X_val)
+
+    members = preset_members(quick)
+    model, fit_seconds, evidence, evidence_seconds = fitted(members, PRESETS["mnist-best"][0])
+    for chain, distance in VARIANTS:
+        variant = [["receptive-fields", {**members[0][1], "distance": distance}]]
+        _, seconds, more, more_seconds = fitted(variant, chain)
+        members, evidence = [*members, [f"receptive-fields on {chain}", variant[0][1]]], [*evidence, *more]
+        fit_seconds, evidence_seconds = fit_seconds + seconds, evidence_seconds + more_seconds
+    scores, alone = weighting_scores(model.classes_, evidence, y_val, WEIGHTS)
+    baseline = next(s for s in scores if s["weights"] == [*PRESETS["mnist-best"][2]["weights"], *[0.0] * len(VARIANTS)])
+    ranked = sorted(scores, key=lambda s: -s["accuracy"])  # stable: the first of equals keeps its place
+    return {"quick": quick, "members": members, "n_fit": len(y), "n_validation": len(y_val),
+            "fit_seconds": fit_seconds, "evidence_seconds": evidence_seconds, "each_member_alone": alone,
+            "n_weightings": len(scores), "preset_pair": baseline, "best": ranked[0], "scores": ranked[:KEPT]}
+
+
+def markdown(result: dict) -> str:
+    """The probe's table: each model alone, the preset's pair, the best weighted sum (validation accuracies)."""
+    return weighting_table(result, [("the preset's pair (the variants weighted 0)", result["preset_pair"]),
+                                    (f"the best of the {result['n_weightings']} weightings", result["best"])],
+                           fits="the preset's pair in one pass, each variant in a pass of its own over the same "
+                                "images")
+
+
+def main() -> None:
+    probe_main("field_chains_probe", __doc__, run, markdown)
+
+
+if __name__ == "__main__":
+    main()
