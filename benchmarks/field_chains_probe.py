@@ -1,7 +1,7 @@
 """Probe for the accuracy frontier (issue 24): do ``mnist-best``'s receptive fields gain from other fixed
 preprocessing or another distance, alone or beside the preset's pair? Validation split only; the test set is not read.
 
-    python benchmarks/field_chains_probe.py --data-dir ../shared/data            # about 5 minutes on 2 cores
+    python benchmarks/field_chains_probe.py --data-dir ../shared/data            # about 6 minutes on 2 cores
     python benchmarks/field_chains_probe.py --data-dir ../shared/data --quick    # 1000 training images, less memory
 
 ``mnist-best`` (its receptive fields and dictionaries on deskewed digits, difference of Gaussians, standardised)
