@@ -18,14 +18,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from memorynet import datasets
-from memorynet.experiments.harness import validation_split_indices
-from memorynet.models import preprocessing
+import numpy as np
+
 from memorynet.models.presets import PRESETS
 from memorynet.models.side_by_side import SideBySideClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling probe's scoring of weightings and its table
-from multiscale_probe import QUICK, fitted_evidence, preset_members, probe_main, weighting_scores, weighting_table  # noqa: E402
+from multiscale_probe import (  # noqa: E402
+    fitted_evidence,
+    preset_members,
+    probe_main,
+    validation_split,
+    weighting_scores,
+    weighting_table,
+)
 
 # (preprocessing chain, distance) of each variant of the preset's receptive fields
 VARIANTS = (("deskew+standardize", "l2"), ("deskew+lcn", "l2"), ("deskew+dog+standardize", "cosine"))
@@ -36,28 +42,26 @@ KEPT = 20  # scores kept in the results file, best first
 
 
 def run(data_dir: str, quick: bool) -> dict:
-    data = datasets.load("mnist", data_dir, progress=False)
-    fit_rows, val_rows = validation_split_indices(len(data.y_train))  # the validation split of the harness
-    if quick:
-        fit_rows, val_rows = fit_rows[:QUICK["fit"]], val_rows[:QUICK["validation"]]
-    y, y_val = data.y_train[fit_rows], data.y_train[val_rows]
+    images = validation_split(data_dir, quick)
 
-    def fitted(members: list, chain: str) -> tuple[SideBySideClassifier, float, list, float]:
-        X, X_val = (preprocessing.apply(chain, data.X_train[rows], data.pixel_max) for rows in (fit_rows, val_rows))
+    def fitted(members: list, chain: str) -> tuple[SideBySideClassifier, np.ndarray, float, list, float]:
+        """The side-by-side model of ``members`` fitted on ``chain``'s images; the validation labels; then as
+        :func:`fitted_evidence`."""
+        X, y, X_val, y_val = images(chain)
         model = SideBySideClassifier(members=members, n_jobs=-1, random_state=0)
-        return model, *fitted_evidence(model, X, y, X_val)
+        return model, y_val, *fitted_evidence(model, X, y, X_val)
 
     members = preset_members(quick)
-    model, fit_seconds, evidence, evidence_seconds = fitted(members, PRESETS["mnist-best"][0])
+    model, y_val, fit_seconds, evidence, evidence_seconds = fitted(members, PRESETS["mnist-best"][0])
     for chain, distance in VARIANTS:
         variant = [["receptive-fields", {**members[0][1], "distance": distance}]]
-        _, seconds, more, more_seconds = fitted(variant, chain)
+        _, _, seconds, more, more_seconds = fitted(variant, chain)
         members, evidence = [*members, [f"receptive-fields on {chain}", variant[0][1]]], [*evidence, *more]
         fit_seconds, evidence_seconds = fit_seconds + seconds, evidence_seconds + more_seconds
     scores, alone = weighting_scores(model.classes_, evidence, y_val, WEIGHTS)
     baseline = next(s for s in scores if s["weights"] == [*PRESETS["mnist-best"][2]["weights"], *[0.0] * len(VARIANTS)])
     ranked = sorted(scores, key=lambda s: -s["accuracy"])  # stable: the first of equals keeps its place
-    return {"quick": quick, "members": members, "n_fit": len(y), "n_validation": len(y_val),
+    return {"quick": quick, "members": members, "n_fit": int(model.n_samples_seen_), "n_validation": len(y_val),
             "fit_seconds": fit_seconds, "evidence_seconds": evidence_seconds, "each_member_alone": alone,
             "n_weightings": len(scores), "preset_pair": baseline, "best": ranked[0], "scores": ranked[:KEPT]}
 

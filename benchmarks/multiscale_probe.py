@@ -58,14 +58,22 @@ def members(quick: bool) -> list:
             *[["codes", {**dictionaries[1], **scale}] for scale in EXTRA_DICTIONARIES]]
 
 
-def run(data_dir: str, quick: bool) -> dict:
+def validation_split(data_dir: str, quick: bool):
+    """MNIST's fit and validation parts (the harness's split; ``quick``: :data:`QUICK`'s sizes), loaded once: a
+    function of a preprocessing chain that gives ``(X, y, X_val, y_val)`` through it (``mnist-best``'s by default)."""
     data = datasets.load("mnist", data_dir, progress=False)
-    fit_rows, val_rows = validation_split_indices(len(data.y_train))  # the validation split of the harness
+    fit_rows, val_rows = validation_split_indices(len(data.y_train))
     if quick:
         fit_rows, val_rows = fit_rows[:QUICK["fit"]], val_rows[:QUICK["validation"]]
-    chain = PRESETS["mnist-best"][0]
-    X, X_val = (preprocessing.apply(chain, data.X_train[rows], data.pixel_max) for rows in (fit_rows, val_rows))
-    y, y_val = data.y_train[fit_rows], data.y_train[val_rows]
+
+    def images(chain: str = PRESETS["mnist-best"][0]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        X, X_val = (preprocessing.apply(chain, data.X_train[rows], data.pixel_max) for rows in (fit_rows, val_rows))
+        return X, data.y_train[fit_rows], X_val, data.y_train[val_rows]
+    return images
+
+
+def run(data_dir: str, quick: bool) -> dict:
+    X, y, X_val, y_val = validation_split(data_dir, quick)()
     model = SideBySideClassifier(members=members(quick), n_jobs=-1, random_state=0)
     fit_seconds, evidence, evidence_seconds = fitted_evidence(model, X, y, X_val)
     scores, alone = weighting_scores(model.classes_, evidence, y_val, WEIGHTS)

@@ -128,6 +128,28 @@ def test_field_chains_probe_quick(data_dir, tmp_path):
     assert "| the preset's pair" in probe.markdown(result)
 
 
+def test_field_neighbours_probe_quick(data_dir, tmp_path):
+    """The neighbours probe's nearest-neuron reading, recomputed, takes the model's own decision on every image; each
+    reading is scored alone and beside the dictionaries at every weight; its kernel sorts each class's nearest
+    distances as a brute-force search does."""
+    result = _quick_probe("field_neighbours_probe", data_dir, tmp_path)
+    probe = _benchmark_module("field_neighbours_probe")
+    assert result["quick"] and result["nearest_one_agrees"] == 1.0
+    assert [(r["reading"], r["neighbours"]) for r in result["rows"]] == [
+        (name, k) for name in probe.READINGS for k in probe.NEIGHBOURS]
+    assert all([b["weight"] for b in r["beside"]] == list(probe.WEIGHTS) for r in result["rows"])
+    assert all(r["alone"] > 0.85 for r in result["rows"])  # chance: 0.1
+    assert "| squared L2 | 1 |" in probe.markdown(result)
+    rng = np.random.default_rng(0)
+    rows, memories = rng.normal(size=(5, 3)), rng.normal(size=(9, 3))
+    classes = np.array([0, 1, 0, 0, 1, 0, 0, 1, 0])  # class 2 has no neuron
+    found = probe.nearest_per_class_sorted(rows, memories, classes, 3, deepest=4)
+    squared = ((rows[:, None, :] - memories[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(found[:, 0], np.sort(squared[:, classes == 0], axis=1)[:, :4], atol=1e-12)
+    np.testing.assert_allclose(found[:, 1, :3], np.sort(squared[:, classes == 1], axis=1), atol=1e-12)
+    assert np.isinf(found[:, 1, 3]).all() and np.isinf(found[:, 2]).all()
+
+
 def test_readout_pca_probe_quick(data_dir, tmp_path):
     """The readout probe learns every readout from the same codes: the control sees all of them, each projection
     fewer, and all learn far above chance."""
