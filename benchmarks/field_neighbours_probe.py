@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import gen_batches
 
+from memorynet.engine.kernels import nearest_neurons
 from memorynet.models.presets import PRESETS
 from memorynet.models.receptive_fields import LocalReceptiveFieldClassifier
 from memorynet.models.side_by_side import SideBySideClassifier, combined_evidence, standardised_evidence
@@ -33,25 +33,18 @@ NEIGHBOURS = (1, 2, 3, 5, 8)  # nearest neurons per class and position whose dis
 # how a distance enters the mean: squared (the preset's class distances sum squared L2 distances) or as it is
 READINGS = {"squared L2": lambda squared: squared, "L2": np.sqrt}
 WEIGHTS = (0.02, 0.05, 0.1, 0.2)  # the dictionaries' weight beside the fields (the frontier's side-by-side choices)
-QUERY_BLOCK = 2048  # validation patches compared with one class's neurons at a time
 
 
 def nearest_per_class_sorted(rows: np.ndarray, memories: np.ndarray, classes: np.ndarray, n_classes: int,
                              deepest: int) -> np.ndarray:
     """(n, n_classes, deepest): each row's squared L2 distances to each class's ``deepest`` nearest neurons, nearest
-    first (``inf`` past a class's last neuron)."""
+    first (``inf`` past a class's last neuron), from the engine's search of each class's neurons."""
     out = np.full((len(rows), n_classes, deepest), np.inf)
-    row_norms = np.einsum("ij,ij->i", rows, rows)
     for c in range(n_classes):
         mine = memories[classes == c]
-        depth = min(deepest, len(mine))
-        if not depth:
-            continue
-        norms = np.einsum("ij,ij->i", mine, mine)
-        for block in gen_batches(len(rows), QUERY_BLOCK):
-            squared = np.maximum(row_norms[block, None] - 2 * rows[block] @ mine.T + norms[None, :], 0.0)
-            nearest = squared if depth == len(mine) else np.partition(squared, depth - 1, axis=1)[:, :depth]
-            out[block, c, :depth] = np.sort(nearest, axis=1)
+        if len(mine):
+            found = nearest_neurons(rows, mine, deepest)[0]  # as many as the class has, at most ``deepest``
+            out[:, c, :found.shape[1]] = found
     return out
 
 

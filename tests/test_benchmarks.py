@@ -97,6 +97,15 @@ def test_readout_probe_quick(data_dir, tmp_path):
     assert all(acc > 0.25 for acc in result["validation_lda_readout"].values())
 
 
+def _assert_ranked_weightings(result: dict, probe) -> None:
+    """A weighting probe's kept scores: best first, as many as it keeps, the best at least the preset's pair's, and
+    the pair in its table."""
+    kept = [s["accuracy"] for s in result["scores"]]
+    assert kept == sorted(kept, reverse=True) and result["best"] == result["scores"][0] and len(kept) == probe.KEPT
+    assert result["best"]["accuracy"] >= result["preset_pair"]["accuracy"]
+    assert "| the preset's pair" in probe.markdown(result)
+
+
 def test_multiscale_probe_quick(data_dir, tmp_path):
     """The multi-scale probe scores every weighting of its members' evidence on validation; the preset's pair is the
     weighting that gives the extra scales nothing, and a member alone is its evidence's argmax."""
@@ -104,11 +113,8 @@ def test_multiscale_probe_quick(data_dir, tmp_path):
     probe = _benchmark_module("multiscale_probe")
     assert result["quick"] and len(result["members"]) == 7 and result["n_weightings"] == 4 ** 6
     assert result["preset_pair"]["weights"] == [1.0, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0]
-    kept = [s["accuracy"] for s in result["scores"]]
-    assert kept == sorted(kept, reverse=True) and result["best"] == result["scores"][0] and len(kept) == probe.KEPT
-    assert result["best"]["accuracy"] >= result["preset_pair"]["accuracy"]
+    _assert_ranked_weightings(result, probe)
     assert all(accuracy > 0.9 for accuracy in result["each_member_alone"])  # chance: 0.1
-    assert "| the preset's pair" in probe.markdown(result)
 
 
 def test_field_chains_probe_quick(data_dir, tmp_path):
@@ -121,11 +127,8 @@ def test_field_chains_probe_quick(data_dir, tmp_path):
     assert [(kind, params["distance"]) for kind, params in variants] == [
         (f"receptive-fields on {chain}", distance) for chain, distance in probe.VARIANTS]
     assert result["preset_pair"]["weights"] == [1.0, 0.05, 0.0, 0.0, 0.0]
-    kept = [s["accuracy"] for s in result["scores"]]
-    assert kept == sorted(kept, reverse=True) and result["best"] == result["scores"][0] and len(kept) == probe.KEPT
-    assert result["best"]["accuracy"] >= result["preset_pair"]["accuracy"]
+    _assert_ranked_weightings(result, probe)
     assert all(accuracy > 0.85 for accuracy in result["each_member_alone"])  # chance: 0.1
-    assert "| the preset's pair" in probe.markdown(result)
 
 
 def test_field_neighbours_probe_quick(data_dir, tmp_path):
@@ -141,12 +144,12 @@ def test_field_neighbours_probe_quick(data_dir, tmp_path):
     assert all(r["alone"] > 0.85 for r in result["rows"])  # chance: 0.1
     assert "| squared L2 | 1 |" in probe.markdown(result)
     rng = np.random.default_rng(0)
-    rows, memories = rng.normal(size=(5, 3)), rng.normal(size=(9, 3))
+    rows, memories = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=(9, 3)).astype(np.float32)
     classes = np.array([0, 1, 0, 0, 1, 0, 0, 1, 0])  # class 2 has no neuron
     found = probe.nearest_per_class_sorted(rows, memories, classes, 3, deepest=4)
-    squared = ((rows[:, None, :] - memories[None, :, :]) ** 2).sum(axis=2)
-    np.testing.assert_allclose(found[:, 0], np.sort(squared[:, classes == 0], axis=1)[:, :4], atol=1e-12)
-    np.testing.assert_allclose(found[:, 1, :3], np.sort(squared[:, classes == 1], axis=1), atol=1e-12)
+    squared = ((rows[:, None, :].astype(np.float64) - memories[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(found[:, 0], np.sort(squared[:, classes == 0], axis=1)[:, :4], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(found[:, 1, :3], np.sort(squared[:, classes == 1], axis=1), rtol=1e-5, atol=1e-5)
     assert np.isinf(found[:, 1, 3]).all() and np.isinf(found[:, 2]).all()
 
 
