@@ -159,6 +159,7 @@ _BENCHMARK_TABLES = {"distributed": ("distributed_scaling", "distributed", "quic
                      "multiscale": ("multiscale_probe", "multiscale_probe", "quick"),
                      "field-chains": ("field_chains_probe", "field_chains_probe", "quick"),
                      "field-neighbours": ("field_neighbours_probe", "field_neighbours_probe", "quick"),
+                     "readout-probe": ("readout_probe", "readout_probe", "quick"),
                      "readout-pca": ("readout_pca_probe", "readout_pca_probe", "quick"),
                      "second-layer": ("second_layer_probe", "second_layer_probe", "quick"),
                      "side-by-side": ("side_by_side_probe", "side_by_side_probe", "quick"),

@@ -85,16 +85,44 @@ def test_targets_say_when_a_preset_has_no_training_products_to_compare():
 
 
 def test_readout_probe_quick(data_dir, tmp_path):
-    """The probe's summed distances are those of the receptive fields fit on the same images in the same order
-    (its chunks are whole batches): the same accuracy, to the image."""
-    result = _quick_probe("readout_probe", data_dir, tmp_path, "--chunk", "1024", "--warmup", "2048")
-    assert result["n_fit"] == 6000 and result["n_validation"] == 1000
+    """The probe's summed distances are those of mnist-best's receptive fields fit on the same images in the same
+    order (its chunks are whole batches): the same accuracy, to the image; both learnt readouts are classifiers of
+    their own, scored at every shrinkage, and in the table."""
+    result = _quick_probe("readout_probe", data_dir, tmp_path, "--preset", "mnist-best", "--chunk", "1024",
+                          "--warmup", "2048")
+    assert result["n_fit"] == 6000 and result["n_validation"] == 1000 and result["preset"] == "mnist-best"
     probe = _benchmark_module("readout_probe")
-    model, X, y, X_val, y_val = probe.validation_split(str(data_dir), quick=True)
+    model, X, y, X_val, y_val = probe.validation_split(str(data_dir), True, "mnist-best")
     fitted = model[-1].set_params(shuffle=False, batch_size=1024).fit(X, y)
     assert result["validation_summed_distances"] == float(np.mean(fitted.predict(X_val) == y_val))
-    # the readout is a classifier of its own: far above chance (10 %) at every shrinkage
-    assert all(acc > 0.25 for acc in result["validation_lda_readout"].values())
+    for readout in ("validation_lda_readout", "validation_position_weights"):
+        scores = result[readout]
+        assert [float(s) for s in scores] == list(probe.SHRINKAGES) and all(a > 0.8 for a in scores.values())
+    assert probe.markdown(result).count("| summed distances, a learnt weight per position |") == len(probe.SHRINKAGES)
+    with pytest.raises(ValueError, match="smaller --warmup"):
+        probe.run(str(data_dir), True, 1024, 6000, "mnist-best")
+
+
+def test_position_weights_favour_the_informative_position():
+    """Fisher's weights between the true class's distances and the others': a position whose distances separate
+    the classes outweighs one of noise; at shrinkage 1 they follow the difference of the two groups' means; an
+    image with a class of no neuron is left out."""
+    probe = _benchmark_module("readout_probe")
+    rng = np.random.default_rng(0)
+    n, classes = 2000, 4
+    y = rng.integers(0, classes, n)
+    D = rng.uniform(1.0, 2.0, size=(n, 3, classes))
+    D[np.arange(n), 0, y] -= 0.8  # position 0 tells the class; positions 1 and 2 are noise
+    D[np.arange(n), 1, y] -= 0.1
+    weights = probe.PositionWeights(3).partial_fit(D, y)
+    w = weights.weights(0.01)
+    assert w[0] > 5 * abs(w[2]) and w[0] > w[1] and np.isclose(w.sum(), 3)
+    gap = (D.transpose(0, 2, 1)[np.arange(classes) != y[:, None]].mean(axis=0)
+           - D[np.arange(n), :, y].mean(axis=0))
+    np.testing.assert_allclose(weights.weights(1.0), 3 * gap / gap.sum(), rtol=1e-9)
+    with_gap = np.concatenate([D, np.full((1, 3, classes), np.inf)])
+    again = probe.PositionWeights(3).partial_fit(with_gap, np.r_[y, 0])
+    assert again.counts.tolist() == weights.counts.tolist() == [n, n * (classes - 1)]
 
 
 def _assert_ranked_weightings(result: dict, probe) -> None:
