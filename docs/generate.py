@@ -158,6 +158,7 @@ _BENCHMARK_TABLES = {"distributed": ("distributed_scaling", "distributed", "quic
                      "gpu": ("gpu_table", "gpu", "smoke"),
                      "multiscale": ("multiscale_probe", "multiscale_probe", "quick"),
                      "field-chains": ("field_chains_probe", "field_chains_probe", "quick"),
+                     "field-jitter": ("field_jitter_probe", "field_jitter_probe", "quick"),
                      "field-neighbours": ("field_neighbours_probe", "field_neighbours_probe", "quick"),
                      "readout-probe": ("readout_probe", "readout_probe", "quick"),
                      "readout-pca": ("readout_pca_probe", "readout_pca_probe", "quick"),

@@ -159,6 +159,21 @@ def test_field_chains_probe_quick(data_dir, tmp_path):
     assert all(accuracy > 0.85 for accuracy in result["each_member_alone"])  # chance: 0.1
 
 
+def test_field_jitter_probe_quick(data_dir, tmp_path):
+    """Every geometry is scored with room for every patch it is taught (none merged); jittered banks hold the
+    patches around their position, several times the plain banks' neurons on the same grid."""
+    result = _quick_probe("field_jitter_probe", data_dir, tmp_path)
+    probe = _benchmark_module("field_jitter_probe")
+    rows = result["rows"]
+    assert result["quick"] and [(r["patch_size"], r["stride"], r["patch_jitter"]) for r in rows] == list(
+        probe.GEOMETRIES)
+    assert all(r["merged"] == 0 and r["accuracy"] > 0.8 for r in rows)  # chance: 0.1
+    neurons = {(r["stride"], r["patch_jitter"]): r["neurons"] for r in rows}
+    assert neurons[(6, 1)] > 4 * neurons[(6, 0)] == 4 * 16 * result["n_fit"]
+    assert "| 10 | 6 | 1 | 16 |" in probe.markdown(result)
+    assert probe.room_for_every_patch(np.array([0, 0, 1, 2]), 1) == 9 * 3 * 2
+
+
 def test_field_neighbours_probe_quick(data_dir, tmp_path):
     """The neighbours probe's nearest-neuron reading, recomputed, takes the model's own decision on every image; each
     reading is scored alone and beside the dictionaries at every weight; its kernel sorts each class's nearest

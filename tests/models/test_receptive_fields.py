@@ -65,6 +65,49 @@ def test_distance_combination_equals_a_hand_sum(digits):
     np.testing.assert_allclose(proba.sum(axis=1), 1)
 
 
+def test_jittered_banks_hold_the_patches_around_their_position_and_are_searched_with_their_own(digits):
+    """With room for every patch, the bank at each position holds, with the image's label, each image's patch at
+    every corner within patch_jitter pixels of its own (clipped to the image); prediction searches each bank with
+    the position's own patch: the summed class distances of a brute-force search over those patches."""
+    X, y, X_test = digits.X_train[:300] / 16.0, digits.y_train[:300], digits.X_test[:20] / 16.0
+    model = LocalReceptiveFieldClassifier(4, 4, 9 * len(X), patch_jitter=1, random_state=0).fit(X, y)
+    assert model._bank_inputs_per_sample() == 9
+    total = np.zeros((20, 10))
+    for position, ((r, c), bank) in enumerate(zip(model.corners_, model.banks_)):
+        around = sorted({(min(max(r + dr, 0), 4), min(max(c + dc, 0), 4)) for dr in (-1, 0, 1) for dc in (-1, 0, 1)})
+        assert model._neighbourhood(position) == around
+        patches = np.concatenate([X[:, :, a:a + 4, b:b + 4].reshape(len(X), -1) for a, b in around])
+        labels = np.tile(y, len(around))
+        assert len(bank) == len(patches) and bank.counters.sum() == len(patches)
+        stored = {(row.tobytes(), k) for row, k in zip(bank.memories, model.classes_[bank.classes])}
+        assert stored == {(row.astype(np.float32).tobytes(), k) for row, k in zip(patches, labels)}
+        own = X_test[:, :, r:r + 4, c:c + 4].reshape(20, -1)
+        d = ((own[:, None, :] - patches[None]) ** 2).sum(-1)
+        for k in range(10):
+            total[:, k] += d[:, labels == k].min(axis=1)
+    np.testing.assert_allclose(model.class_distances(X_test), total, rtol=1e-4)
+    np.testing.assert_array_equal(model.predict(X_test), total.argmin(axis=1))
+
+
+def test_jittered_fields_with_room_for_every_patch_do_not_depend_on_the_class_order(digits, tmp_path):
+    """Nothing merges when every patch has room (each class's fair share of the budget holds all its patches): a
+    stream of one class after another builds a model that predicts as the shuffled fit does; its model file keeps
+    the jitter and loads (its counters check counts the patches)."""
+    X, y, X_test = digits.X_train[:400] / 16.0, digits.y_train[:400], digits.X_test[:100] / 16.0
+    room = 9 * 10 * np.bincount(y).max()
+    params = {"patch_size": 4, "stride": 2, "max_neurons": room, "patch_jitter": 1, "random_state": 0}
+    shuffled = LocalReceptiveFieldClassifier(**params).fit(X, y)
+    ordered = LocalReceptiveFieldClassifier(**params)
+    for k in range(0, 10, 2):
+        mask = (y == k) | (y == k + 1)
+        ordered.partial_fit(X[mask], y[mask], classes=np.arange(10))
+    np.testing.assert_allclose(ordered.class_distances(X_test), shuffled.class_distances(X_test), rtol=1e-5)
+    assert save_model(shuffled, tmp_path / "fields.npz")
+    loaded, _ = load_model(tmp_path / "fields.npz")
+    assert loaded.patch_jitter == 1
+    np.testing.assert_array_equal(loaded.predict(X_test), shuffled.predict(X_test))
+
+
 def test_vote_combination_and_accuracy(digits):
     X, X_test = digits.X_train / 16.0, digits.X_test / 16.0
     votes = LocalReceptiveFieldClassifier(4, 2, 300, combine="vote", random_state=0).fit(X, digits.y_train)

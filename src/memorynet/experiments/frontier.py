@@ -73,11 +73,14 @@ QUICK_CANDIDATES = {"mnist": (_grid(8, 4, 32, 1.0, warmup=1000, whiten_images=50
                               _grid(7, 3, 32, 3.0, warmup=1000, whiten_images=500))}
 # The receptive fields on deskewed digits: the geometries tried on the validation split, with a third of MNIST's
 # training images per position, and with room for every one of them (each class then keeps about every patch it
-# brings, up to its fair share of the memory, whatever the order of the classes).
+# brings, up to its fair share of the memory, whatever the order of the classes). The last: each bank learns the
+# patches within a pixel of its position too (patch_jitter=1), with room for all of them (the largest class's 6742
+# images x 9 patches in its fair share), on a grid coarse enough that the pair with the dictionaries keeps to the
+# 5-minute budget (benchmarks/field_jitter_probe.py measures finer grids and wider jitter)
 DESKEWED_RF_GRID = (_grid(14, 7, 20000, None), _grid(12, 4, 20000, None), _grid(10, 6, 20000, None),
                     _grid(14, 7, 60000, None), _grid(12, 4, 60000, None), _grid(10, 6, 60000, None),
                     _grid(10, 4, 60000, None), _grid(10, 3, 60000, None), _grid(8, 4, 60000, None),
-                    _grid(12, 3, 60000, None))
+                    _grid(12, 3, 60000, None), _grid(10, 6, 610000, None, patch_jitter=1))
 QUICK_DESKEWED_RF_GRID = (_grid(14, 7, 500, None), _grid(12, 4, 500, None))
 LARGER_SIZE = 512  # prototypes per position of the larger dictionaries' candidate (CIFAR-10)
 # The receptive fields beside CIFAR-10's dictionaries: cifar10-rf's geometry with a tenth of its memory, so that the

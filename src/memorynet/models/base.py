@@ -65,6 +65,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "verbose": ["verbose"],
     "patch_size": [Interval(Integral, 1, None, closed="left")],
     "stride": [Interval(Integral, 1, None, closed="left")],
+    "patch_jitter": [Interval(Integral, 0, None, closed="left")],
     "combine": [StrOptions({"distance", "vote"})],
     "n_jobs": [None, Integral],
 }

@@ -120,12 +120,11 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
     _parameter_constraints: dict = {
         **{key: PARAMETER_CONSTRAINTS[key] for key in (
             "patch_size", "stride", "max_neurons", "batch_size", "image_shape", "shuffle", "random_state",
-            "search_backend", "learning_rule", "n_jobs", "verbose")},
+            "search_backend", "learning_rule", "n_jobs", "verbose", "patch_jitter")},
         "shrinkage": [Interval(Real, 0, 1, closed="both")],
         "whiten_images": [Interval(Integral, 0, None, closed="left")],
         "whiten_eps": [Interval(Real, 0, None, closed="neither")],
         "warmup": [Interval(Integral, 0, None, closed="left")],
-        "patch_jitter": [Interval(Integral, 0, None, closed="left")],
         "freeze_dictionaries": ["boolean"],
     }
     sequential_prefix_attribute = "warmup"  # shards split the stream once whitening and dictionaries are set up
@@ -218,9 +217,6 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
             if not empty and not (self.freeze_dictionaries and start >= warmup):
                 self._teach_dictionaries(batch, rules, searchers, mixer)
 
-    def _bank_inputs_per_sample(self) -> int:
-        return (2 * self.patch_jitter + 1) ** 2  # an image teaches a dictionary every patch around its position
-
     def _teach_dictionaries(self, images: np.ndarray, rules, searchers, mixer: np.random.RandomState) -> None:
         """Every position's dictionary learns the whitened patches of ``images`` around it, in a random order
         (shifts and images mixed, drawn from ``mixer``)."""
@@ -230,19 +226,6 @@ class PrototypeCodeClassifier(PatchGrid, FeatureReadoutEstimator):
             rows = self._whitened(self._neighbourhood_patches(images, p)[mixes[p]], p)
             rules[p].learn(self.banks_[p], searchers[p], rows, np.zeros(len(rows), dtype=np.intp), len(rows))
         self._map_positions(learn, progress=bool(self.verbose))
-
-    def _neighbourhood(self, position: int) -> list[tuple[int, int]]:
-        """The patch corners within ``patch_jitter`` pixels of the corner of ``position`` (rows and columns),
-        clipped to the image, each once."""
-        (row, col), (rows, cols) = self.corners_[position], self._patch_shape()
-        reach = range(-self.patch_jitter, self.patch_jitter + 1)
-        return sorted({(min(max(row + dr, 0), self.image_shape_[1] - rows),
-                        min(max(col + dc, 0), self.image_shape_[2] - cols)) for dr in reach for dc in reach})
-
-    def _neighbourhood_patches(self, images: np.ndarray, position: int) -> np.ndarray:
-        """The patches of ``images`` at every corner of :meth:`_neighbourhood`, corner after corner:
-        (n * corners, C*h*w)."""
-        return np.concatenate([self._patches(images, corner) for corner in self._neighbourhood(position)])
 
     def _count_patches(self, images: np.ndarray, position: int) -> None:
         """Add the patches of ``images`` around ``position`` to that position's whitening statistics (each image

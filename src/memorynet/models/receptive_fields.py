@@ -1,10 +1,12 @@
 """Local receptive fields: one neuron bank per image position, no weights shared across positions.
 
 Each image is cut into (possibly overlapping) ``patch_size`` x ``patch_size`` patches on a grid of ``stride``.
-The patch at each grid position has its own bank, trained by the same one-pass rule on that patch alone.
-An image is classified by combining the positions: ``"distance"`` sums, over positions, each class's distance
-from the patch to that position's nearest neuron of the class, and picks the class with the smallest sum;
-``"vote"`` lets the ``n_neighbors`` nearest neurons of each position vote.
+The patch at each grid position has its own bank, trained by the same one-pass rule on that patch alone, or with
+``patch_jitter`` on every patch of the image whose corner lies that many pixels or fewer from the position's (the
+image's own pixels, nothing altered; the bank is still searched with its own position's patch only). An image is
+classified by combining the positions: ``"distance"`` sums, over positions, each class's distance from the patch
+to that position's nearest neuron of the class, and picks the class with the smallest sum; ``"vote"`` lets the
+``n_neighbors`` nearest neurons of each position vote.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def patch_grid(height: int, width: int, patch_size: int, stride: int) -> list[tu
 
 
 class PatchGrid:
-    """Image layout of a model with one bank per patch position (needs ``patch_size``, ``stride``, ``n_jobs``):
-    the grid of corners, what each bank sees, and work spread over the positions."""
+    """Image layout of a model with one bank per patch position (needs ``patch_size``, ``stride``,
+    ``patch_jitter``, ``n_jobs``): the grid of corners, what each bank sees and learns from, and work spread over
+    the positions."""
 
     def _default_image_shape(self, n_features):
         side = int(round(np.sqrt(n_features)))
@@ -66,6 +69,23 @@ class PatchGrid:
         (r, c), (height, width) = corner, self._patch_shape()
         patches = images[rows, :, r:r + height, c:c + width]
         return patches.reshape(len(patches), -1)  # a copy in C order (a view only of whole contiguous images)
+
+    def _bank_inputs_per_sample(self) -> int:
+        return (2 * self.patch_jitter + 1) ** 2  # an image teaches a bank every patch around its position
+
+    def _neighbourhood(self, position: int) -> list[tuple[int, int]]:
+        """The patch corners within ``patch_jitter`` pixels of the corner of ``position`` (rows and columns),
+        clipped to the image, each once."""
+        (row, col), (rows, cols) = self.corners_[position], self._patch_shape()
+        reach = range(-self.patch_jitter, self.patch_jitter + 1)
+        return sorted({(min(max(row + dr, 0), self.image_shape_[1] - rows),
+                        min(max(col + dc, 0), self.image_shape_[2] - cols)) for dr in reach for dc in reach})
+
+    def _neighbourhood_patches(self, images: np.ndarray, position: int,
+                               rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """The patches of ``images`` (at ``rows``) at every corner of :meth:`_neighbourhood`, corner after corner:
+        (n * corners, C*h*w)."""
+        return np.concatenate([self._patches(images, corner, rows) for corner in self._neighbourhood(position)])
 
     def _threads(self, tasks: int) -> int:
         """Threads for ``tasks`` independent positions: ``n_jobs``, never more than the tasks."""
@@ -103,6 +123,11 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         How positions are combined (see the module docstring).
     n_neighbors : int, default=1
         Nearest neurons that vote at each position (``combine="vote"`` only).
+    patch_jitter : int, default=0
+        Each position's bank learns, with the image's label, every patch of the image whose corner lies within this
+        many pixels of the position's (rows and columns, clipped to the image): an image teaches it up to
+        ``(2 * patch_jitter + 1) ** 2`` patches, and ``max_neurons`` must make room for them. The bank is still
+        searched with its own position's patch only (a memory of where the patch may lie, not a shared one).
     image_shape : tuple (C, H, W) or None, default=None
         Shape of one image; ``None`` infers it from 3-D/4-D input, else from square flat rows (1, H, H).
     n_jobs : int or None, default=None
@@ -121,12 +146,13 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
     """
 
     _parameter_constraints: dict = {key: PARAMETER_CONSTRAINTS[key] for key in (
-        "patch_size", "stride", "max_neurons", "combine", "n_neighbors", "threshold", "distance", "p", "batch_size",
-        "new_label_policy", "class_budget", "consolidate", "image_shape", "shuffle", "random_state", "search_backend",
-        "learning_rule", "n_jobs", "verbose")}
+        "patch_size", "stride", "max_neurons", "combine", "n_neighbors", "patch_jitter", "threshold", "distance", "p",
+        "batch_size", "new_label_policy", "class_budget", "consolidate", "image_shape", "shuffle", "random_state",
+        "search_backend", "learning_rule", "n_jobs", "verbose")}
 
     def __init__(self, patch_size: int = 14, stride: int = 7, max_neurons: int = 2000, *, combine: str = "distance",
-                 n_neighbors: int = 1, threshold: float | str | None = None, distance: str = "l2", p: float = 2.0,
+                 n_neighbors: int = 1, patch_jitter: int = 0, threshold: float | str | None = None,
+                 distance: str = "l2", p: float = 2.0,
                  batch_size: int = 1024, new_label_policy: str = "reserve", class_budget: str = "fair",
                  consolidate: bool = False, image_shape=None, shuffle: bool = True, random_state=None,
                  search_backend: str = "auto", learning_rule=None, n_jobs: int | None = None,
@@ -136,6 +162,7 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         self.max_neurons = max_neurons
         self.combine = combine
         self.n_neighbors = n_neighbors
+        self.patch_jitter = patch_jitter
         self.threshold = threshold
         self.distance = distance
         self.p = p
@@ -161,18 +188,19 @@ class LocalReceptiveFieldClassifier(PatchGrid, LabelledMemoryEstimator):
         rules, searchers = self._rules(), self._searchers()
         learning = getattr(self, "_learning_positions", range(len(self.banks_)))
         passes = [rules[p].steps(self.banks_[p], searchers[p], self._patch_batches(images, classes, order, p),
-                                 len(images)) for p in sorted(learning)]
+                                 len(images) * len(self._neighbourhood(p))) for p in sorted(learning)]
         jobs = self._threads(len(passes))
         with threadpool_limits(1) if jobs > 1 else contextlib.nullcontext():
             run_interleaved(passes, jobs, len(passes) * -(-len(images) // self.batch_size), bool(self.verbose))
 
     def _patch_batches(self, images: np.ndarray, classes: np.ndarray, order: np.ndarray | None,
                        position: int) -> Iterator[Batch]:
-        """The batches of one position's pass: each batch's patches gathered from the images in ``order``
-        (default: as given) when the pass reaches it, so no position's patches are ever copied whole."""
-        corner = self.corners_[position]
+        """The batches of one position's pass: each batch's patches (around the position: ``patch_jitter``, corner
+        after corner) gathered from the images in ``order`` (default: as given) when the pass reaches it, so no
+        position's patches are ever copied whole."""
+        corners = len(self._neighbourhood(position))
         for rows in batch_rows(len(images), self.batch_size, order):
-            yield self._patches(images, corner, rows), classes[rows], None
+            yield self._neighbourhood_patches(images, position, rows), np.tile(classes[rows], corners), None
 
     def fit_positions(self, X, y, positions) -> LocalReceptiveFieldClassifier:
         """``fit``, learning only the banks at ``positions`` (the others stay empty): the unit of model-parallel
