@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from memorynet.models.presets import PRESETS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -125,6 +127,9 @@ def test_position_weights_favour_the_informative_position():
     assert again.counts.tolist() == weights.counts.tolist() == [n, n * (classes - 1)]
 
 
+_PRESET_WEIGHTS = PRESETS["mnist-best"][2]["weights"]  # its pair's: the fields, then the dictionaries
+
+
 def _assert_ranked_weightings(result: dict, probe) -> None:
     """A weighting probe's kept scores: best first, as many as it keeps, the best at least the preset's pair's, and
     the pair in its table."""
@@ -140,7 +145,7 @@ def test_multiscale_probe_quick(data_dir, tmp_path):
     result = _quick_probe("multiscale_probe", data_dir, tmp_path)
     probe = _benchmark_module("multiscale_probe")
     assert result["quick"] and len(result["members"]) == 7 and result["n_weightings"] == 4 ** 6
-    assert result["preset_pair"]["weights"] == [1.0, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert result["preset_pair"]["weights"] == [*_PRESET_WEIGHTS, 0.0, 0.0, 0.0, 0.0, 0.0]
     _assert_ranked_weightings(result, probe)
     assert all(accuracy > 0.9 for accuracy in result["each_member_alone"])  # chance: 0.1
 
@@ -154,7 +159,7 @@ def test_field_chains_probe_quick(data_dir, tmp_path):
     assert result["quick"] and len(variants) == len(probe.VARIANTS) and result["n_weightings"] == 4 ** 4
     assert [(kind, params["distance"]) for kind, params in variants] == [
         (f"receptive-fields on {chain}", distance) for chain, distance in probe.VARIANTS]
-    assert result["preset_pair"]["weights"] == [1.0, 0.05, 0.0, 0.0, 0.0]
+    assert result["preset_pair"]["weights"] == [*_PRESET_WEIGHTS, 0.0, 0.0, 0.0]
     _assert_ranked_weightings(result, probe)
     assert all(accuracy > 0.85 for accuracy in result["each_member_alone"])  # chance: 0.1
 
