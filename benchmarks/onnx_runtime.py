@@ -1,5 +1,7 @@
 """ONNX Runtime beside the package: every preset fit on its training set, exported, and both asked for the whole
-test set; identical labels, both accuracies, and prediction throughput (median of alternating repetitions).
+test set; identical labels, both accuracies, and prediction throughput (median of alternating repetitions). ONNX
+Runtime takes the test set in batches where one bank's distances to all of it would pass 4 GiB (the row's
+``onnx_batch``).
 
     python benchmarks/onnx_runtime.py --data-dir ../shared/data              # every preset, full size
     python benchmarks/onnx_runtime.py --data-dir ../shared/data --quick      # minutes: see below
@@ -25,8 +27,10 @@ import numpy as np
 
 from memorynet import datasets, export_onnx, preset
 from memorynet.experiments.harness import keep_rows, write_report
+from memorynet.models.onnx_export import data_file, memory_banks
 from memorynet.models.presets import adjust, configuration, configuration_name
 
+_DISTANCE_BUDGET = 4 * 2**30  # bytes of float32 distances (images x one bank's neurons) per ONNX Runtime call
 DATASET = {"paper": "mnist", "mnist-rf": "mnist", "mnist-best": "mnist", "cifar10-rf": "cifar10",
            "cifar10-best": "cifar10"}
 
@@ -35,6 +39,12 @@ def _quick(model) -> None:
     """A tenth of every budget (each member's, for a side-by-side model), shorter warm-ups of the dictionaries."""
     adjust(model[-1], lambda p: {"max_neurons": max(p["max_neurons"] // 10, 38),
                                  **({"warmup": 1000, "whiten_images": 500} if "warmup" in p else {})})
+
+
+def _batch(estimator) -> int:
+    """Images per ONNX Runtime call: the whole set where its distances to the largest bank fit ``_DISTANCE_BUDGET``
+    (ONNX Runtime holds them all at once), else as many as do."""
+    return max(1, _DISTANCE_BUDGET // (4 * max(bank.memories.shape[0] for bank in memory_banks(estimator))))
 
 
 def measure(name: str, data, repeats: int, quick: bool) -> dict:
@@ -49,10 +59,11 @@ def measure(name: str, data, repeats: int, quick: bool) -> dict:
     fit_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.onnx"
-        export_onnx(model, path)
-        size = path.stat().st_size
+        export_onnx(model, path)  # a model over 2 GiB writes its tensors to model.onnx.data beside it
+        size = sum(file.stat().st_size for file in (path, data_file(path)) if file.exists())
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     images = data.X_test.astype(np.float32)
+    batch = _batch(model[-1])
     model.predict(images[:10])  # the readout's one-off solve is part of fitting, not of prediction
     package, runtime = [], []
     for _ in range(repeats):
@@ -60,10 +71,11 @@ def measure(name: str, data, repeats: int, quick: bool) -> dict:
         predicted = model.predict(images)
         package.append(time.perf_counter() - start)
         start = time.perf_counter()
-        label, _ = session.run(None, {"images": images})
+        label = np.concatenate([session.run(["label"], {"images": images[i:i + batch]})[0]
+                                for i in range(0, len(images), batch)])
         runtime.append(time.perf_counter() - start)
     return {"preset": name, "params": configuration(name), "dataset": data.name, "n_test": len(images),
-            "fit_seconds": fit_seconds,
+            "fit_seconds": fit_seconds, "onnx_batch": min(batch, len(images)),
             "onnx_megabytes": size / 2**20, "identical": float(np.mean(label == predicted)),
             "accuracy_package": float(np.mean(predicted == data.y_test)),
             "accuracy_onnx": float(np.mean(label == data.y_test)),
@@ -73,14 +85,14 @@ def measure(name: str, data, repeats: int, quick: bool) -> dict:
 
 def markdown(result: dict) -> str:
     out = ["| preset | data | identical labels | accuracy (package) | accuracy (ONNX Runtime) | images/s (package) "
-           "| images/s (ONNX Runtime) | ONNX / package | file (MB) |", "|---|---|" + "---:|" * 7]
+           "| images/s (ONNX Runtime) | ONNX / package | file (MB) | images per ONNX call |", "|---|---|" + "---:|" * 8]
     for r in result["rows"]:
         out.append(f"| `{configuration_name(r['preset'], r['params'])}` | {r['dataset']} | "
                    f"{100 * r['identical']:.2f} % | {100 * r['accuracy_package']:.2f} % | "
                    f"{100 * r['accuracy_onnx']:.2f} % | {r['images_per_second_package']:.0f} | "
                    f"{r['images_per_second_onnx']:.0f} | "
                    f"{r['images_per_second_onnx'] / r['images_per_second_package']:.2f} | "
-                   f"{r['onnx_megabytes']:.1f} |")
+                   f"{r['onnx_megabytes']:.1f} | {r.get('onnx_batch', r['n_test'])} |")  # rows before batches: all
     return "\n".join(out) + "\n"
 
 

@@ -282,7 +282,7 @@ def test_onnx_runtime_quick(data_dir, tmp_path):
     result = _quick_probe("onnx_runtime", data_dir, tmp_path)
     assert [r["preset"] for r in result["rows"]] == ["paper", "cifar10-rf"]
     for row in result["rows"]:
-        assert row["n_test"] == 2000 and row["identical"] >= 0.999
+        assert row["n_test"] == row["onnx_batch"] == 2000 and row["identical"] >= 0.999
         assert abs(row["accuracy_onnx"] - row["accuracy_package"]) <= 1 - row["identical"]
         assert row["images_per_second_onnx"] > 0 and row["images_per_second_package"] > 0
     assert "| `cifar10-rf` | cifar10 |" in (tmp_path / "onnx_runtime.md").read_text()

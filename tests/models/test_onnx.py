@@ -133,20 +133,42 @@ def test_bad_input_to_the_exporter(digits, tmp_path):
     assert existing.read_bytes() == b"old"
 
 
-def test_memories_too_large_for_one_file_are_refused_before_anything_is_written(digits, tmp_path, monkeypatch):
+def test_memories_too_large_for_one_file_go_to_a_data_file_beside_it(digits, tmp_path, monkeypatch, capsys):
+    """Over the protobuf limit the tensors go to ``<file>.data`` (ONNX external data): same labels and scores."""
+    from memorynet.apps import cli
     from memorynet.models import onnx_export
 
-    X, y, _, _ = digits
-    model = MemoryNetworkClassifier(50, random_state=0).fit(X[:100], y[:100])
-    held = model.banks_[0].memories.nbytes
+    X, y, X_test, _ = digits
+    model = preset("mnist-rf", random_state=0, patch_size=4, stride=2, max_neurons=200).fit(X, y)
+    whole = memorynet.export_onnx(model)
+    held = sum(bank.memories.nbytes for bank in model[-1].banks_)
     monkeypatch.setattr(onnx_export, "PROTOBUF_LIMIT", held - 1)  # one byte short of the model's memories
     existing = tmp_path / "kept.onnx"
     existing.write_bytes(b"old")
-    with pytest.raises(ValueError, match="more than one ONNX file can hold.*smaller max_neurons"):
-        model.to_onnx(existing)
-    assert existing.read_bytes() == b"old"
-    monkeypatch.setattr(onnx_export, "PROTOBUF_LIMIT", held)  # exactly the limit: exported
-    assert model.to_onnx(existing).graph.node
+    with pytest.raises(ValueError, match="more than one ONNX file can hold.*give a path"):
+        memorynet.export_onnx(model)
+    with pytest.raises(NotImplementedError):  # a failed export leaves both files as they were
+        MemoryNetworkClassifier(50, distance="lp", p=3, random_state=0).fit(X[:100], y[:100]).to_onnx(existing)
+    assert existing.read_bytes() == b"old" and not onnx_export.data_file(existing).exists()
+    for _ in range(2):  # a second export replaces both files whole (the data file is not appended to)
+        proto = memorynet.export_onnx(model, existing, class_names=[str(c) for c in range(10)])
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.onnx", "kept.onnx.data"]
+    assert existing.stat().st_size < 100_000 < held < (tmp_path / "kept.onnx.data").stat().st_size
+    assert existing.read_bytes() == proto.SerializeToString()
+    assert len(proto.graph.initializer) == len(whole.graph.initializer) and proto.ByteSize() < whole.ByteSize() / 3
+    session = ort.InferenceSession(str(existing), providers=["CPUExecutionProvider"])
+    label, scores = session.run(["label", "scores"], {"images": X_test.astype(np.float32)})
+    reference = ort.InferenceSession(whole.SerializeToString(), providers=["CPUExecutionProvider"])
+    expected_label, expected_scores = reference.run(["label", "scores"], {"images": X_test.astype(np.float32)})
+    assert np.array_equal(label, expected_label) and np.array_equal(scores, expected_scores)
+    assert np.array_equal(label, model.predict(X_test))
+    saved = tmp_path / "m.mnet"  # the command line says where the tensors went
+    memorynet.save_model(model, saved)
+    assert cli.main(["export", "--model", str(saved), "--onnx", str(tmp_path / "cli.onnx")]) == 0
+    assert f"wrote {tmp_path / 'cli.onnx.data'}: its tensors" in capsys.readouterr().out
+    assert (tmp_path / "cli.onnx.data").stat().st_size == (tmp_path / "kept.onnx.data").stat().st_size
+    monkeypatch.setattr(onnx_export, "PROTOBUF_LIMIT", held)  # exactly the limit: one file again
+    assert memorynet.export_onnx(model).ByteSize() == whole.ByteSize()
 
 
 @pytest.mark.parametrize("name", ["paper", "mnist-rf", "mnist-best", "cifar10-rf", "cifar10-best"])

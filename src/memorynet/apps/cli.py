@@ -376,7 +376,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ..models.onnx_export import export_onnx
+    from ..models.onnx_export import data_file, export_onnx
 
     _check_output(args.onnx, "--onnx")
     model, meta = _load_model(args.model)
@@ -384,6 +384,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     shape = [d.dim_value or d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim]
     print(f"wrote {args.onnx}: input 'images' {shape} float32 (raw intensities), outputs 'label' and 'scores' "
           f"({len(model[-1].classes_)} classes), opset {proto.opset_import[0].version}")
+    if any(tensor.data_location == tensor.EXTERNAL for tensor in proto.graph.initializer):
+        print(f"wrote {data_file(args.onnx)}: its tensors (over one file's 2 GiB); keep the two files together")
     return 0
 
 

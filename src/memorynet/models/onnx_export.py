@@ -3,7 +3,9 @@
 The graph takes raw images ``images`` (N, C, H, W) float32 (intensities 0..``pixel_max``, as ``predict`` takes
 them) and returns ``label`` (N,) (the class labels themselves: integers, floats or strings) and ``scores``
 (N, n_classes) float64, what ``predict_proba`` returns. The file's metadata carries the classes, the image shape,
-the preprocessing and the memorynet version. Needs the ``onnx`` extra (``pip install 'memorynet[onnx]'``).
+the preprocessing and the memorynet version. A model whose memories overflow one protobuf message (2 GiB) is written
+as two files: the graph, and its tensors in ONNX's external-data form beside it (``<file>.data``). Needs the ``onnx``
+extra (``pip install 'memorynet[onnx]'``).
 """
 
 from __future__ import annotations
@@ -16,27 +18,63 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ..io.atomic import atomic_write
+from ..io.atomic import atomic_write, atomic_write_all
 from ..io.formats import library_version
 from .onnx_graph import OPSET, GraphBuilder
 from .preprocessing import ImagePreprocessor, check_chain
 
-__all__ = ["export_onnx", "onnx_metadata"]
+__all__ = ["data_file", "export_onnx", "memory_banks", "onnx_metadata"]
 
 _ELEMENT_TYPES = {"i": 7, "u": 7, "b": 9, "f": 11, "U": 8, "O": 8}  # int64, bool, double, string
 # a protobuf message (the ONNX file) holds at most 2 GiB; the banks' memories are most of it, and the rest of the
 # graph (preprocessing, readout weights, labels) needs far less than the margin
 PROTOBUF_LIMIT = 2 ** 31 - 2 ** 26
+_EXTERNAL_MIN_BYTES = 1024  # tensors this large or larger go to the data file of a model over the limit
+_ALIGN = 4096  # each tensor starts at a page boundary of the data file, so ONNX Runtime may map it in place
 
 
-def _check_size(estimator) -> None:
-    """Refuse, before any tensor is copied, a model whose memories alone overflow one ONNX file."""
-    held = sum(bank.memories.nbytes for member in getattr(estimator, "estimators_", [estimator])
-               for bank in getattr(member, "banks_", []))
-    if held > PROTOBUF_LIMIT:
-        raise ValueError(f"the model's memories take {held / 2 ** 30:.2f} GiB, more than one ONNX file can hold "
-                         f"(about {PROTOBUF_LIMIT / 2 ** 30:.2f} GiB: a protobuf message is limited to 2 GiB); "
-                         "export a model with a smaller max_neurons")
+def memory_banks(estimator) -> list:
+    """The fitted banks of an estimator, a side-by-side model's members' included (those that have banks)."""
+    return [bank for member in getattr(estimator, "estimators_", [estimator]) for bank in getattr(member, "banks_", [])]
+
+
+def _over_the_limit(estimator) -> bool:
+    """Whether the model's memories alone overflow one ONNX file (counted before any tensor is copied)."""
+    return sum(bank.memories.nbytes for bank in memory_banks(estimator)) > PROTOBUF_LIMIT
+
+
+def data_file(path: str | os.PathLike) -> Path:
+    """Where the tensors of a model too large for one ONNX file ``path`` go: ``<path>.data`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".data")
+
+
+def _move_tensors_out(proto, location: str) -> list[tuple[int, bytes]]:
+    """Point each large initializer of ``proto`` at its place in the data file ``location`` (relative to the ONNX
+    file) and take its bytes out of the proto; the (offset, bytes) to write there, in file order."""
+    from onnx import TensorProto
+    from onnx.external_data_helper import set_external_data
+
+    blobs, end = [], 0
+    for tensor in proto.graph.initializer:
+        raw = tensor.raw_data if tensor.HasField("raw_data") else b""
+        if len(raw) >= _EXTERNAL_MIN_BYTES:
+            offset = -(-end // _ALIGN) * _ALIGN
+            set_external_data(tensor, location, offset, len(raw))
+            tensor.data_location = TensorProto.EXTERNAL
+            tensor.ClearField("raw_data")
+            blobs.append((offset, raw))
+            end = offset + len(raw)
+    return blobs
+
+
+def _write_blobs(blobs: list[tuple[int, bytes]]):
+    """A writer of the data file: each blob at its offset, zeros between."""
+    def write(fh) -> None:
+        for offset, raw in blobs:
+            fh.write(bytes(offset - fh.tell()))
+            fh.write(raw)
+    return write
 
 
 def _parts(model) -> tuple[ImagePreprocessor | None, object]:
@@ -74,14 +112,21 @@ def export_onnx(model, path: str | os.PathLike | None = None, *, class_names: li
     """The ONNX model (``onnx.ModelProto``, checked by ``onnx.checker``) of a fitted estimator or preset pipeline;
     written to ``path`` too when given (atomically: an existing file is only replaced by a complete one).
 
-    ``class_names`` (one per class, optional) go into the metadata beside the classes. Raises ValueError for a
-    pipeline with other steps or memories too large for one file (``PROTOBUF_LIMIT`` bytes), NotFittedError for
-    an unfitted model, NotImplementedError for an estimator (or a setting, such as ``distance="l1"``) without an
-    ONNX form.
+    A model whose memories take more than ``PROTOBUF_LIMIT`` bytes (one protobuf message's 2 GiB, less a margin)
+    needs ``path``: its tensors go to ``data_file(path)`` (``<path>.data``) in ONNX's external-data form, the graph
+    to ``path``, and the returned proto refers to that file; keep the two together (ONNX Runtime opens ``path`` and
+    finds the data beside it). ``class_names`` (one per class, optional) go into the metadata beside the classes.
+    Raises ValueError for a pipeline with other steps, or a model over the limit without ``path``, NotFittedError
+    for an unfitted model, NotImplementedError for an estimator (or a setting, such as ``distance="l1"``) without
+    an ONNX form.
     """
     preprocessor, estimator = _parts(model)
     meta = onnx_metadata(model)
-    _check_size(estimator)
+    external = _over_the_limit(estimator)
+    if external and path is None:
+        raise ValueError(f"the model's memories take more than one ONNX file can hold (about "
+                         f"{PROTOBUF_LIMIT / 2 ** 30:.2f} GiB: a protobuf message is limited to 2 GiB); give a path: "
+                         "the tensors then go to a data file beside it (ONNX's external data)")
     if class_names is not None:
         if len(class_names) != len(estimator.classes_):
             raise ValueError(f"{len(class_names)} class names for {len(estimator.classes_)} classes")
@@ -107,7 +152,14 @@ def export_onnx(model, path: str | os.PathLike | None = None, *, class_names: li
                                    producer_name="memorynet", producer_version=str(meta["memorynet_version"]),
                                    doc_string="raw images (N, C, H, W) float32 -> label (N,), scores (N, classes)")
     onnx.helper.set_model_props(proto, {key: json.dumps(value) for key, value in meta.items()})
-    onnx.checker.check_model(proto, full_check=True)
-    if path is not None:
-        atomic_write(Path(path), lambda fh: fh.write(proto.SerializeToString()))
+    if not external:
+        onnx.checker.check_model(proto, full_check=True)
+        if path is not None:
+            atomic_write(Path(path), lambda fh: fh.write(proto.SerializeToString()))
+        return proto
+    blobs = _move_tensors_out(proto, data_file(path).name)
+    # the checker reads the data file beside the graph: check the written pair before either replaces anything
+    graph_file = (Path(path), lambda fh: fh.write(proto.SerializeToString()))
+    atomic_write_all([(data_file(path), _write_blobs(blobs)), graph_file],
+                     check=lambda staged: onnx.checker.check_model(str(staged[-1]), full_check=True))
     return proto
