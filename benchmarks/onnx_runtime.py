@@ -1,6 +1,6 @@
 """ONNX Runtime beside the package: every preset fit on its training set, exported, and both asked for the whole
 test set; identical labels, both accuracies, and prediction throughput (median of alternating repetitions). ONNX
-Runtime takes the test set in batches where one bank's distances to all of it would pass 4 GiB (the row's
+Runtime takes the test set in batches where one bank's distances to all of it would pass 1 GiB (the row's
 ``onnx_batch``).
 
     python benchmarks/onnx_runtime.py --data-dir ../shared/data              # every preset, full size
@@ -30,7 +30,8 @@ from memorynet.experiments.harness import keep_rows, write_report
 from memorynet.models.onnx_export import data_file, memory_banks
 from memorynet.models.presets import adjust, configuration, configuration_name
 
-_DISTANCE_BUDGET = 4 * 2**30  # bytes of float32 distances (images x one bank's neurons) per ONNX Runtime call
+_DISTANCE_BUDGET = 2**30  # bytes of float32 distances (images x one bank's neurons) per ONNX Runtime call; the
+# graph holds a few such matrices at once (products, sums, per-class splits): 4 GiB ran a 24 GB machine out of memory
 DATASET = {"paper": "mnist", "mnist-rf": "mnist", "mnist-best": "mnist", "cifar10-rf": "cifar10",
            "cifar10-best": "cifar10"}
 
