@@ -8,13 +8,16 @@ For each of :data:`GEOMETRIES` (patch size, stride, jitter), receptive fields wi
 taught (each class's fair share of the memory holds all its patches, so nothing merges and the order of the classes
 changes nothing) learn the frontier's fit split once and are scored alone on its validation images, by the summed
 class distances. A bank is searched with its own position's patch only, so the prediction's cost grows with the
-neurons the banks hold (in the table; the frontier's table gives the seconds of the geometry it chose). Writes
+neurons the banks hold: each row gives the seconds of the fit and of the validation images' prediction, and the
+peak of the allocations traced over both (as the frontier's table reports them), on the fit split's sizes. Writes
 ``<out>/field_jitter_probe.json``; ``--quick`` says so in the file.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +43,18 @@ def run(data_dir: str, quick: bool) -> dict:
     for patch_size, stride, jitter in GEOMETRIES:
         fields = LocalReceptiveFieldClassifier(patch_size, stride, room_for_every_patch(y, jitter),
                                                patch_jitter=jitter, random_state=0, n_jobs=-1)
-        predicted = fields.fit(X, y).predict(X_val)
+        tracemalloc.start()
+        try:
+            start = time.perf_counter()
+            fields.fit(X, y)
+            fitted = time.perf_counter()
+            predicted = fields.predict(X_val)
+            predict_seconds, peak = time.perf_counter() - fitted, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
         rows.append({"patch_size": patch_size, "stride": stride, "patch_jitter": jitter,
                      "positions": len(fields.banks_), "neurons": int(fields.n_neurons_),
+                     "fit_seconds": fitted - start, "predict_seconds": predict_seconds, "peak_mb": peak / 2**20,
                      "merged": int(len(X) * sum(len(fields._neighbourhood(p)) for p in range(len(fields.banks_)))
                                    - fields.n_neurons_),
                      "accuracy": float(np.mean(predicted == y_val))})
@@ -54,11 +66,12 @@ def markdown(result: dict) -> str:
     """The probe's table: each geometry's validation accuracy and the neurons its banks hold."""
     lines = [f"Validation split: {result['n_fit']} images learnt, {result['n_validation']} scored; receptive fields "
              "alone, room for every patch.", "",
-             "| patch | stride | jitter | positions | neurons held | merged patches | validation accuracy |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             "| patch | stride | jitter | positions | neurons held | merged patches | validation accuracy | fit s "
+             "| predict s | traced peak MB |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         lines.append(f"| {r['patch_size']} | {r['stride']} | {r['patch_jitter']} | {r['positions']} | {r['neurons']} | "
-                     f"{r['merged']} | {100 * r['accuracy']:.2f} % |")
+                     f"{r['merged']} | {100 * r['accuracy']:.2f} % | {r['fit_seconds']:.1f} | "
+                     f"{r['predict_seconds']:.1f} | {r['peak_mb']:.0f} |")
     return "\n".join(lines) + "\n"
 
 

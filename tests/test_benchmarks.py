@@ -175,6 +175,10 @@ def test_field_jitter_probe_quick(data_dir, tmp_path):
     assert all(r["merged"] == 0 and r["accuracy"] > 0.8 for r in rows)  # chance: 0.1
     neurons = {(r["stride"], r["patch_jitter"]): r["neurons"] for r in rows}
     assert neurons[(6, 1)] > 4 * neurons[(6, 0)] == 4 * 16 * result["n_fit"]
+    peak = {(r["stride"], r["patch_jitter"]): r["peak_mb"] for r in rows}  # the extra memories are traced:
+    extra_mb = (neurons[(6, 1)] - neurons[(6, 0)]) * 10 * 10 * 4 / 2**20  # float32 patches of 10 x 10
+    assert peak[(6, 1)] > peak[(6, 0)] + extra_mb / 2
+    assert all(r["fit_seconds"] > 0 and r["predict_seconds"] > 0 for r in rows)
     assert "| 10 | 6 | 1 | 16 |" in probe.markdown(result)
     assert probe.room_for_every_patch(np.array([0, 0, 1, 2]), 1) == 9 * 3 * 2
 
