@@ -483,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "'memorynet[onnx]')", "Write a saved model, preprocessing included, as an ONNX file that "
                             "ONNX Runtime (C++, C#, Java, JavaScript, phones) runs: input 'images' (N, C, H, W) "
                             "float32 raw intensities, outputs 'label' and 'scores'; classes in the metadata.")
-    export.add_argument("--onnx", required=True, metavar="PATH", help="the ONNX file to write")
+    export.add_argument("--onnx", required=True, metavar="PATH", help="the ONNX file to write (a model over 2 GiB "
+                        "also writes its tensors to PATH.data beside it: keep the two together)")
 
     stream = commands.add_parser(
         "stream", help="learn from a stream with checkpoints; rerun to resume after a crash",
