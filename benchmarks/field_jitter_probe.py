@@ -16,12 +16,12 @@ peak of the allocations traced over both (as the frontier's table reports them),
 from __future__ import annotations
 
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
+from memorynet.experiments.evaluation import timed_fit_predict
 from memorynet.models.receptive_fields import LocalReceptiveFieldClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling probe's split and command line
@@ -45,16 +45,13 @@ def run(data_dir: str, quick: bool) -> dict:
                                                patch_jitter=jitter, random_state=0, n_jobs=-1)
         tracemalloc.start()
         try:
-            start = time.perf_counter()
-            fields.fit(X, y)
-            fitted = time.perf_counter()
-            predicted = fields.predict(X_val)
-            predict_seconds, peak = time.perf_counter() - fitted, tracemalloc.get_traced_memory()[1]
+            predicted, fit_seconds, predict_seconds = timed_fit_predict(fields, X, y, X_val)
+            peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
         rows.append({"patch_size": patch_size, "stride": stride, "patch_jitter": jitter,
                      "positions": len(fields.banks_), "neurons": int(fields.n_neurons_),
-                     "fit_seconds": fitted - start, "predict_seconds": predict_seconds, "peak_mb": peak / 2**20,
+                     "fit_seconds": fit_seconds, "predict_seconds": predict_seconds, "peak_mb": peak / 2**20,
                      "merged": int(len(X) * sum(len(fields._neighbourhood(p)) for p in range(len(fields.banks_)))
                                    - fields.n_neurons_),
                      "accuracy": float(np.mean(predicted == y_val))})

@@ -91,10 +91,12 @@ def atomic_write_all(files: Sequence[tuple[str | os.PathLike, Callable[[BinaryIO
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
-    """Call ``write(fh)`` on a temporary file beside ``path`` and rename it to ``path`` once complete.
+    """Call ``write(fh)`` on a temporary file (in a temporary folder beside ``path``) and rename it to ``path`` once
+    complete.
 
     Readers see either the old file or the whole new one, never a half-written file; on error the
-    temporary file is removed and ``path`` is untouched. Temporary files left by a killed save (their process
-    gone) are removed on the next save to ``path``; a full disk is reported with the path.
+    temporary folder is removed and ``path`` is untouched. Temporary folders (or files, of earlier versions) left by
+    a killed save (their process gone) are removed on the next save to ``path``; a full disk is reported with the
+    path.
     """
     return atomic_write_all([(path, write)])[0]
