@@ -1,16 +1,18 @@
-"""Probe for the accuracy frontier (issue 24): do ``mnist-best``'s receptive fields gain from other fixed
-preprocessing or another distance, alone or beside the preset's pair? Validation split only; the test set is not read.
+"""Probe for the accuracy frontier (issue 24): do the receptive fields of the frontier's MNIST pair gain from
+other fixed preprocessing or another distance, alone or beside the pair? Validation split only; the test set is not
+read.
 
     python benchmarks/field_chains_probe.py --data-dir ../shared/data            # about 6 minutes on 2 cores
     python benchmarks/field_chains_probe.py --data-dir ../shared/data --quick    # 1000 training images, less memory
 
-``mnist-best`` (its receptive fields and dictionaries on deskewed digits, difference of Gaussians, standardised)
-learns the frontier's fit split; receptive fields of the same geometry and memory then learn the same images under
-each of :data:`VARIANTS` (a fixed chain without the difference of Gaussians, local contrast normalisation instead,
-or the cosine distance on the preset's chain: all parameter-free, so the rules allow them). Each model's
-standardised evidence on the validation split is computed once; every combination of :data:`WEIGHTS` then scores
-the weighted sum (the preset's pair with the variants' weights at zero is the baseline). Writes
-``<out>/field_chains_probe.json`` (the best :data:`KEPT` scores); ``--quick`` says so in the file.
+The pair (the frontier's side-by-side row on MNIST, once ``mnist-best``: its receptive fields and dictionaries on
+deskewed digits, difference of Gaussians, standardised) learns the frontier's fit split; receptive fields of the
+same geometry and memory then learn the same images under each of :data:`VARIANTS` (a fixed chain without the
+difference of Gaussians, local contrast normalisation instead, or the cosine distance on the pair's chain: all
+parameter-free, so the rules allow them). Each model's standardised evidence on the validation split is computed
+once; every combination of :data:`WEIGHTS` then scores the weighted sum (the pair with the variants' weights at zero
+is the baseline). Writes ``<out>/field_chains_probe.json`` (the best :data:`KEPT` scores); ``--quick`` says so in
+the file.
 """
 
 from __future__ import annotations
@@ -20,22 +22,23 @@ from pathlib import Path
 
 import numpy as np
 
-from memorynet.models.presets import PRESETS
 from memorynet.models.side_by_side import SideBySideClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling probe's scoring of weightings and its table
 from multiscale_probe import (  # noqa: E402
+    PAIR,
+    PAIR_CHAIN,
     fitted_evidence,
-    preset_members,
+    pair_members,
     probe_main,
     validation_split,
     weighting_scores,
     weighting_table,
 )
 
-# (preprocessing chain, distance) of each variant of the preset's receptive fields
+# (preprocessing chain, distance) of each variant of the pair's receptive fields
 VARIANTS = (("deskew+standardize", "l2"), ("deskew+lcn", "l2"), ("deskew+dog+standardize", "cosine"))
-# the preset's receptive fields keep 1, its dictionaries take one of the frontier's side-by-side weights, each
+# the pair's receptive fields keep 1, its dictionaries take one of the frontier's side-by-side weights, each
 # variant one of the last choices
 WEIGHTS = ((1.0,), (0.0, 0.02, 0.05, 0.1), *[(0.0, 0.25, 0.5, 1.0)] * len(VARIANTS))
 KEPT = 20  # scores kept in the results file, best first
@@ -51,15 +54,15 @@ def run(data_dir: str, quick: bool) -> dict:
         model = SideBySideClassifier(members=members, n_jobs=-1, random_state=0)
         return model, y_val, *fitted_evidence(model, X, y, X_val)
 
-    members = preset_members(quick)
-    model, y_val, fit_seconds, evidence, evidence_seconds = fitted(members, PRESETS["mnist-best"][0])
+    members = pair_members(quick)
+    model, y_val, fit_seconds, evidence, evidence_seconds = fitted(members, PAIR_CHAIN)
     for chain, distance in VARIANTS:
         variant = [["receptive-fields", {**members[0][1], "distance": distance}]]
         _, _, seconds, more, more_seconds = fitted(variant, chain)
         members, evidence = [*members, [f"receptive-fields on {chain}", variant[0][1]]], [*evidence, *more]
         fit_seconds, evidence_seconds = fit_seconds + seconds, evidence_seconds + more_seconds
     scores, alone = weighting_scores(model.classes_, evidence, y_val, WEIGHTS)
-    baseline = next(s for s in scores if s["weights"] == [*PRESETS["mnist-best"][2]["weights"], *[0.0] * len(VARIANTS)])
+    baseline = next(s for s in scores if s["weights"] == [*PAIR["weights"], *[0.0] * len(VARIANTS)])
     ranked = sorted(scores, key=lambda s: -s["accuracy"])  # stable: the first of equals keeps its place
     return {"quick": quick, "members": members, "n_fit": int(model.n_samples_seen_), "n_validation": len(y_val),
             "fit_seconds": fit_seconds, "evidence_seconds": evidence_seconds, "each_member_alone": alone,
@@ -67,10 +70,10 @@ def run(data_dir: str, quick: bool) -> dict:
 
 
 def markdown(result: dict) -> str:
-    """The probe's table: each model alone, the preset's pair, the best weighted sum (validation accuracies)."""
-    return weighting_table(result, [("the preset's pair (the variants weighted 0)", result["preset_pair"]),
+    """The probe's table: each model alone, the frontier's pair, the best weighted sum (validation accuracies)."""
+    return weighting_table(result, [("the frontier's pair (the variants weighted 0)", result["preset_pair"]),
                                     (f"the best of the {result['n_weightings']} weightings", result["best"])],
-                           fits="the preset's pair in one pass, each variant in a pass of its own over the same "
+                           fits="the frontier's pair in one pass, each variant in a pass of its own over the same "
                                 "images")
 
 

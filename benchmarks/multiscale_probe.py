@@ -1,14 +1,15 @@
-"""Probe for the accuracy frontier (issue 24): do receptive fields and dictionaries at other scales, beside
-``mnist-best``'s two members, add evidence? Validation split only; the test set is not read.
+"""Probe for the accuracy frontier (issue 24): do receptive fields and dictionaries at other scales, beside the
+frontier's MNIST pair (its side-by-side row, once ``mnist-best``), add evidence? Validation split only; the test set
+is not read.
 
     python benchmarks/multiscale_probe.py --data-dir ../shared/data            # about 5 minutes on 2 cores
     python benchmarks/multiscale_probe.py --data-dir ../shared/data --quick    # 1000 training images, smaller memories
 
-One side-by-side model holds ``mnist-best``'s members (the receptive fields on deskewed digits and the dictionaries),
+One side-by-side model holds the pair's members (the receptive fields on deskewed digits and the dictionaries),
 receptive fields at three more scales (larger and smaller patches, and the whole image: the paper's model on deskewed
-digits) and dictionaries at two more (larger patches, the preset's dictionaries otherwise), all learnt from the same
+digits) and dictionaries at two more (larger patches, the pair's dictionaries otherwise), all learnt from the same
 single pass over the frontier's fit split. Each member's standardised evidence on the validation split is computed
-once; every combination of :data:`WEIGHTS` then scores the weighted sum (the preset's two members with the extra
+once; every combination of :data:`WEIGHTS` then scores the weighted sum (the pair's two members with the extra
 members' weights at zero are the baseline). Writes ``<out>/multiscale_probe.json`` (the best :data:`KEPT` scores);
 ``--quick`` says so in the file.
 """
@@ -24,25 +25,28 @@ from pathlib import Path
 import numpy as np
 
 from memorynet import datasets
+from memorynet.experiments.frontier import side_by_side_choice
 from memorynet.experiments.harness import validation_split_indices
 from memorynet.models import preprocessing
-from memorynet.models.presets import PRESETS
 from memorynet.models.side_by_side import SideBySideClassifier, combined_evidence
 
 EXTRA_SCALES = ({"patch_size": 14, "stride": 7}, {"patch_size": 7, "stride": 3}, {"patch_size": 28, "stride": 1})
 EXTRA_DICTIONARIES = ({"patch_size": 10, "stride": 3}, {"patch_size": 14, "stride": 7})
-# the weight of each member's standardised evidence: the preset's receptive fields keep 1, every dictionary takes one
+# the weight of each member's standardised evidence: the pair's receptive fields keep 1, every dictionary takes one
 # of the frontier's side-by-side weights, each extra scale of receptive fields one of these
 _DICTIONARY_WEIGHTS, _FIELD_WEIGHTS = (0.0, 0.02, 0.05, 0.1), (0.0, 0.25, 0.5, 1.0)
 WEIGHTS = ((1.0,), _DICTIONARY_WEIGHTS, *[_FIELD_WEIGHTS] * len(EXTRA_SCALES),
            *[_DICTIONARY_WEIGHTS] * len(EXTRA_DICTIONARIES))
 KEPT = 20  # scores kept in the results file, best first
 QUICK = {"fit": 1000, "validation": 300, "max_neurons": 1000, "prototypes": 32}
+# the frontier's MNIST side-by-side row as its results file holds it: the chain, the members and their weights
+PAIR_CHAIN, PAIR = side_by_side_choice(
+    json.loads((Path(__file__).resolve().parents[1] / "docs" / "data" / "frontier.json").read_text()), "mnist")
 
 
-def preset_members(quick: bool) -> list:
-    """``mnist-best``'s members; ``quick``: a smaller memory, smaller dictionaries with a shorter warm-up."""
-    fields, dictionaries = ([kind, dict(params)] for kind, params in PRESETS["mnist-best"][2]["members"])
+def pair_members(quick: bool) -> list:
+    """The pair's members; ``quick``: a smaller memory, smaller dictionaries with a shorter warm-up."""
+    fields, dictionaries = ([kind, dict(params)] for kind, params in PAIR["members"])
     if quick:
         fields[1]["max_neurons"] = QUICK["max_neurons"]
         dictionaries[1].update(max_neurons=QUICK["prototypes"], warmup=300, whiten_images=100)
@@ -50,23 +54,23 @@ def preset_members(quick: bool) -> list:
 
 
 def members(quick: bool) -> list:
-    """``mnist-best``'s members, then the receptive fields at :data:`EXTRA_SCALES` (as much memory as the preset's
-    own) and the dictionaries at :data:`EXTRA_DICTIONARIES` (the preset's otherwise); ``quick``: as
-    :func:`preset_members`."""
-    fields, dictionaries = preset_members(quick)
+    """The pair's members, then the receptive fields at :data:`EXTRA_SCALES` (as much memory as the pair's
+    own) and the dictionaries at :data:`EXTRA_DICTIONARIES` (the pair's otherwise); ``quick``: as
+    :func:`pair_members`."""
+    fields, dictionaries = pair_members(quick)
     return [fields, dictionaries, *[["receptive-fields", {**fields[1], **scale}] for scale in EXTRA_SCALES],
             *[["codes", {**dictionaries[1], **scale}] for scale in EXTRA_DICTIONARIES]]
 
 
 def validation_split(data_dir: str, quick: bool):
     """MNIST's fit and validation parts (the harness's split; ``quick``: :data:`QUICK`'s sizes), loaded once: a
-    function of a preprocessing chain that gives ``(X, y, X_val, y_val)`` through it (``mnist-best``'s by default)."""
+    function of a preprocessing chain that gives ``(X, y, X_val, y_val)`` through it (the pair's by default)."""
     data = datasets.load("mnist", data_dir, progress=False)
     fit_rows, val_rows = validation_split_indices(len(data.y_train))
     if quick:
         fit_rows, val_rows = fit_rows[:QUICK["fit"]], val_rows[:QUICK["validation"]]
 
-    def images(chain: str = PRESETS["mnist-best"][0]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def images(chain: str = PAIR_CHAIN) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         X, X_val = (preprocessing.apply(chain, data.X_train[rows], data.pixel_max) for rows in (fit_rows, val_rows))
         return X, data.y_train[fit_rows], X_val, data.y_train[val_rows]
     return images
@@ -78,7 +82,7 @@ def run(data_dir: str, quick: bool) -> dict:
     fit_seconds, evidence, evidence_seconds = fitted_evidence(model, X, y, X_val)
     scores, alone = weighting_scores(model.classes_, evidence, y_val, WEIGHTS)
     extra = len(EXTRA_SCALES) + len(EXTRA_DICTIONARIES)
-    baseline = next(s for s in scores if s["weights"] == [*PRESETS["mnist-best"][2]["weights"], *[0.0] * extra])
+    baseline = next(s for s in scores if s["weights"] == [*PAIR["weights"], *[0.0] * extra])
     ranked = sorted(scores, key=lambda s: -s["accuracy"])  # stable: the first of equals keeps its place
     return {"quick": quick, "members": model.members, "n_fit": len(y), "n_validation": len(y_val),
             "fit_seconds": fit_seconds, "evidence_seconds": evidence_seconds, "each_member_alone": alone,
@@ -127,8 +131,8 @@ def weighting_table(result: dict, rows: list[tuple[str, dict]],
 
 
 def markdown(result: dict) -> str:
-    """The probe's table: each member alone, the preset's pair, the best weighted sum (validation accuracies)."""
-    return weighting_table(result, [("the preset's pair (the extra members weighted 0)", result["preset_pair"]),
+    """The probe's table: each member alone, the frontier's pair, the best weighted sum (validation accuracies)."""
+    return weighting_table(result, [("the frontier's pair (the extra members weighted 0)", result["preset_pair"]),
                                     (f"the best of the {result['n_weightings']} weightings", result["best"])])
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memorynet.models.presets import PRESETS
+from memorynet.experiments import frontier
 
 ROOT = Path(__file__).resolve().parents[1]
+_FRONTIER = json.loads((ROOT / "docs" / "data" / "frontier.json").read_text())
 
 
 def test_benchmark_smoke(data_dir, tmp_path):
@@ -127,31 +128,31 @@ def test_position_weights_favour_the_informative_position():
     assert again.counts.tolist() == weights.counts.tolist() == [n, n * (classes - 1)]
 
 
-_PRESET_WEIGHTS = PRESETS["mnist-best"][2]["weights"]  # its pair's: the fields, then the dictionaries
+_PAIR_WEIGHTS = frontier.side_by_side_choice(_FRONTIER, "mnist")[1]["weights"]  # the fields, then the dictionaries
 
 
 def _assert_ranked_weightings(result: dict, probe) -> None:
-    """A weighting probe's kept scores: best first, as many as it keeps, the best at least the preset's pair's, and
+    """A weighting probe's kept scores: best first, as many as it keeps, the best at least the frontier's pair's, and
     the pair in its table."""
     kept = [s["accuracy"] for s in result["scores"]]
     assert kept == sorted(kept, reverse=True) and result["best"] == result["scores"][0] and len(kept) == probe.KEPT
     assert result["best"]["accuracy"] >= result["preset_pair"]["accuracy"]
-    assert "| the preset's pair" in probe.markdown(result)
+    assert "| the frontier's pair" in probe.markdown(result)
 
 
 def test_multiscale_probe_quick(data_dir, tmp_path):
-    """The multi-scale probe scores every weighting of its members' evidence on validation; the preset's pair is the
+    """The multi-scale probe scores every weighting of its members' evidence on validation; the frontier's pair is the
     weighting that gives the extra scales nothing, and a member alone is its evidence's argmax."""
     result = _quick_probe("multiscale_probe", data_dir, tmp_path)
     probe = _benchmark_module("multiscale_probe")
     assert result["quick"] and len(result["members"]) == 7 and result["n_weightings"] == 4 ** 6
-    assert result["preset_pair"]["weights"] == [*_PRESET_WEIGHTS, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert result["preset_pair"]["weights"] == [*_PAIR_WEIGHTS, 0.0, 0.0, 0.0, 0.0, 0.0]
     _assert_ranked_weightings(result, probe)
     assert all(accuracy > 0.9 for accuracy in result["each_member_alone"])  # chance: 0.1
 
 
 def test_field_chains_probe_quick(data_dir, tmp_path):
-    """The fixed-chain probe adds to the preset's pair its receptive fields under each other chain and distance; the
+    """The fixed-chain probe adds to the frontier's pair its receptive fields under each other chain and distance; the
     pair is the weighting that gives the variants nothing, and every model alone is far above chance."""
     result = _quick_probe("field_chains_probe", data_dir, tmp_path)
     probe = _benchmark_module("field_chains_probe")
@@ -159,7 +160,7 @@ def test_field_chains_probe_quick(data_dir, tmp_path):
     assert result["quick"] and len(variants) == len(probe.VARIANTS) and result["n_weightings"] == 4 ** 4
     assert [(kind, params["distance"]) for kind, params in variants] == [
         (f"receptive-fields on {chain}", distance) for chain, distance in probe.VARIANTS]
-    assert result["preset_pair"]["weights"] == [*_PRESET_WEIGHTS, 0.0, 0.0, 0.0]
+    assert result["preset_pair"]["weights"] == [*_PAIR_WEIGHTS, 0.0, 0.0, 0.0]
     _assert_ranked_weightings(result, probe)
     assert all(accuracy > 0.85 for accuracy in result["each_member_alone"])  # chance: 0.1
 

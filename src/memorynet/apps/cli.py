@@ -74,7 +74,7 @@ def _threshold(text: str) -> float | str:
 
 
 _CONVERTERS = {"threshold": _threshold}  # options whose values are not of their default's type
-_MEMBER_HELP = ("of a side-by-side preset (mnist-best, cifar10-best): that member alone, on the preset's "
+_MEMBER_HELP = ("of a side-by-side preset (cifar10-best): that member alone, on the preset's "
                 "preprocessing (default: the whole preset)")
 
 

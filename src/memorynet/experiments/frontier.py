@@ -39,7 +39,7 @@ from .harness import KINDS, make_estimator, summarize, validation_split_indices
 from .peers import RandomFeatureLDA, StreamingLDA
 
 __all__ = ["CANDIDATES", "DESKEWED_RF_GRID", "SHRINKAGES", "Entry", "entries", "run_frontier", "preset_choice",
-           "summary", "markdown", "figure", "QUOTED"]
+           "side_by_side_choice", "summary", "markdown", "figure", "QUOTED"]
 
 SHRINKAGES = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 HEADLINE = "dictionaries + triangle codes + LDA readout (headline)"
@@ -73,20 +73,24 @@ QUICK_CANDIDATES = {"mnist": (_grid(8, 4, 32, 1.0, warmup=1000, whiten_images=50
                               _grid(7, 3, 32, 3.0, warmup=1000, whiten_images=500))}
 # The receptive fields on deskewed digits: the geometries tried on the validation split, with a third of MNIST's
 # training images per position, and with room for every one of them (each class then keeps about every patch it
-# brings, up to its fair share of the memory, whatever the order of the classes). The last: each bank learns the
+# brings, up to its fair share of the memory, whatever the order of the classes). The last two: each bank learns the
 # patches within a pixel of its position too (patch_jitter=1), with room for all of them (the largest class's 6742
-# images x 9 patches in its fair share), on a grid coarse enough that the pair with the dictionaries keeps to the
-# 5-minute budget (benchmarks/field_jitter_probe.py measures finer grids and wider jitter)
+# images x 9 patches in its fair share), on a coarse grid and on a finer one (benchmarks/field_jitter_probe.py
+# measures finer grids and wider jitter)
+_JITTERED = {"patch_jitter": 1}
 DESKEWED_RF_GRID = (_grid(14, 7, 20000, None), _grid(12, 4, 20000, None), _grid(10, 6, 20000, None),
                     _grid(14, 7, 60000, None), _grid(12, 4, 60000, None), _grid(10, 6, 60000, None),
                     _grid(10, 4, 60000, None), _grid(10, 3, 60000, None), _grid(8, 4, 60000, None),
-                    _grid(12, 3, 60000, None), _grid(10, 6, 610000, None, patch_jitter=1))
+                    _grid(12, 3, 60000, None), _grid(10, 6, 610000, None, **_JITTERED),
+                    _grid(10, 4, 610000, None, **_JITTERED))
 QUICK_DESKEWED_RF_GRID = (_grid(14, 7, 500, None), _grid(12, 4, 500, None))
 LARGER_SIZE = 512  # prototypes per position of the larger dictionaries' candidate (CIFAR-10)
-# The receptive fields beside CIFAR-10's dictionaries: cifar10-rf's geometry with a tenth of its memory, so that the
-# pair's fit and prediction stay within the frontier's 5-minute budget (the fields with room for every image add
-# about 70 s of prediction for 0.13 validation points: benchmarks/side_by_side_probe.py)
-FIELDS_BESIDE = {"cifar10": _grid(8, 4, 5000, None)}
+# The receptive fields beside the dictionaries, fixed so that the pair's fit and prediction stay within the
+# frontier's 5-minute budget. CIFAR-10: cifar10-rf's geometry with a tenth of its memory (the fields with room for
+# every image add about 70 s of prediction for 0.13 validation points: benchmarks/side_by_side_probe.py). MNIST: the
+# coarse jittered fields (the finer ones alone predict for about four minutes; beside the dictionaries' fit and
+# prediction they would pass the budget). --quick: the first geometry of its grid.
+FIELDS_BESIDE = {"cifar10": _grid(8, 4, 5000, None), "mnist": _grid(10, 6, 610000, None, **_JITTERED)}
 SEEDS, QUICK_SEEDS = (0, 1, 2), (0, 1)  # the ablations run on the first seed only (each costs a headline fit)
 QUICK_SIZES = (6000, 1000, 2000)  # --quick: training images (validation included), validation images, test images
 
@@ -338,11 +342,12 @@ def _scores(entry: Entry, data, trials: list[dict], stored: list[dict]) -> tuple
     return _choice(scored), scored
 
 
-def _side_by_side(dataset: str, chosen_by: dict[str, tuple[float, dict]]) -> dict:
-    """The side-by-side row's members (:data:`SIDE_MEMBERS`): of each kind, the parameters of the headline row
-    before it with the best validation score (:data:`FIELDS_BESIDE` where no headline row fits receptive fields)."""
-    chosen = {"receptive-fields": (0.0, FIELDS_BESIDE.get(dataset)), **chosen_by}
-    return {"members": [[kind, chosen[kind][1]] for kind in SIDE_MEMBERS[dataset]]}
+def _side_by_side(dataset: str, codes: dict, quick: bool) -> dict:
+    """The side-by-side row's members (:data:`SIDE_MEMBERS`): the ``codes`` (the dictionaries of the headline row
+    before it with the best validation score) and the receptive fields of :data:`FIELDS_BESIDE` (--quick: the
+    first of its grid)."""
+    chosen = {"receptive-fields": QUICK_DESKEWED_RF_GRID[0] if quick else FIELDS_BESIDE[dataset], "codes": codes}
+    return {"members": [[kind, chosen[kind]] for kind in SIDE_MEMBERS[dataset]]}
 
 
 def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, previous: dict | None = None) -> dict:
@@ -360,12 +365,11 @@ def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, prev
         runs = sum(1 + (1 if entry.role == "ablation" else len(seeds)) for entry in todo)
         bar = tqdm(total=runs, desc=f"frontier {name}", unit="run", disable=not progress)
         geometry: dict = {}
-        chosen_by: dict[str, tuple[float, dict]] = {}  # "codes", "receptive-fields": the best headline row's
-        # validation score and choice, of each kind
+        best_codes: tuple[float, dict] = (-1.0, {})  # the dictionary headline rows' best validation score, choice
         for entry, stored in zip(todo, plans[name]["entries"]):  # the dictionary headline first: the other
             dictionary_headline = entry.model == "codes" and not geometry  # dictionary rows take its geometry
             trials = [*entry.grid] or (list(candidates) if dictionary_headline else [geometry]
-                                       if entry.model == "codes" else [_side_by_side(name, chosen_by)]
+                                       if entry.model == "codes" else [_side_by_side(name, best_codes[1], quick)]
                                        if entry.model == "side-by-side" else [{}])
             old_scores, old_rows = _earlier(previous, name, plans[name], stored)
             params, scored = _scores(entry, data, trials, old_scores)
@@ -375,8 +379,8 @@ def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, prev
             bar.update()
             chosen = json.loads(json.dumps({**params, **dict(entry.fixed)}))
             score = max(v["accuracy"] for v in scored)
-            if entry.role == "headline" and score > chosen_by.get(entry.model, (-1.0,))[0]:
-                chosen_by[entry.model] = (score, chosen)
+            if entry.role == "headline" and entry.model == "codes" and score > best_codes[0]:
+                best_codes = (score, chosen)
             for seed in seeds if entry.role != "ablation" else seeds[:1]:
                 kept = [r for r in old_rows if r["seed"] == seed and r["params"] == chosen]
                 rows += kept or [{**_measure(entry, params, data(), seed), "chain": entry.chain,
@@ -385,6 +389,14 @@ def run_frontier(data_dir=None, quick: bool = False, progress: bool = True, prev
         bar.close()
     return {"validation": validation, "rows": rows, "quoted": QUOTED, "seeds": list(seeds),
             "presets": preset_choice(validation), "plans": plans}
+
+
+def side_by_side_choice(result: dict, dataset: str) -> tuple[str, dict]:
+    """The side-by-side row of ``dataset`` in ``result``: its preprocessing chain and its validation choice (its
+    members and their weights)."""
+    mine = lambda r: (r["dataset"], r["label"]) == (dataset, SIDE_BY_SIDE[dataset])  # noqa: E731
+    chain = next(r["chain"] for r in result["rows"] if mine(r))
+    return chain, _choice([v for v in result["validation"] if mine(v)])
 
 
 def preset_choice(validation: list[dict]) -> dict:

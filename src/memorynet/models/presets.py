@@ -35,15 +35,10 @@ PRESETS = {
     "cifar10-rf": ("opponent+standardize", LocalReceptiveFieldClassifier,
                    {"patch_size": 8, "stride": 4, "max_neurons": 50000, "n_jobs": -1}),
     # the best validation accuracy of `memorynet reproduce --only frontier` (its results file names the choice)
-    # the receptive fields beside the dictionary model, learnt in the same pass; each bank learns the patches within a
-    # pixel of its position too, with room for every one of them (nothing merges: the memory is the same whatever
-    # the order of the classes)
-    "mnist-best": ("deskew+dog+standardize", SideBySideClassifier,
-                   {"members": [["receptive-fields", {"max_neurons": 610000, "patch_jitter": 1, "patch_size": 10,
-                                                      "stride": 6}],
-                                ["codes", {"max_neurons": 256, "patch_size": 7, "shrinkage": 0.0003, "stride": 3,
-                                           "whiten_eps": 3.0}]],
-                    "weights": [1.0, 0.02], "n_jobs": -1}),
+    # the receptive fields on deskewed digits; each bank learns the patches within a pixel of its position too, with
+    # room for every one of them (nothing merges: the memory is the same whatever the order of the classes)
+    "mnist-best": ("deskew+dog+standardize", LocalReceptiveFieldClassifier,
+                   {"max_neurons": 610000, "patch_jitter": 1, "patch_size": 10, "stride": 4, "n_jobs": -1}),
     # the dictionary model with receptive fields beside it (a tenth of cifar10-rf's memory), learnt in the same pass
     "cifar10-best": ("standardize", SideBySideClassifier,
                      {"members": [["codes", {"max_neurons": 512, "patch_size": 8, "shrinkage": 0.01, "stride": 4,
