@@ -290,3 +290,33 @@ def test_keep_rows_keeps_the_stored_rows_not_measured_again_and_refuses_to_mix_r
     assert keep_rows(path, new, lambda r: r["name"])["rows"] == [{"name": "a", "value": 1}, {"name": "b", "value": 3}]
     with pytest.raises(ValueError, match="holds full rows; keeping them would mix reduced and full runs"):
         keep_rows(path, {**new, "quick": True}, lambda r: r["name"])
+
+
+def test_the_side_by_side_row_takes_the_fixed_fields_and_the_best_dictionaries(monkeypatch):
+    """The pair's fields are frontier.FIELDS_BESIDE (--quick: its grid's first) whatever fields win their own row;
+    its dictionaries are the best dictionary row's; side_by_side_choice reads the pair's chain and best weights."""
+    from memorynet.experiments import frontier
+
+    def validate(entry, data, trials):  # the last trial of a grid scores best, and the fields beat the pair
+        scored = [{"dataset": entry.dataset, "label": entry.label, "role": entry.role, "model": entry.model,
+                   "params": {**trial, **dict(entry.fixed)}, "accuracy": (0.9 if entry.model == "receptive-fields"
+                                                                          else 0.5) + i / 100}
+                  for i, trial in enumerate(trials)]
+        return frontier._choice(scored), scored
+
+    monkeypatch.setattr(frontier, "_Data", lambda *a: None)
+    monkeypatch.setattr(frontier, "_validate", validate)
+    monkeypatch.setattr(frontier, "_measure", lambda entry, params, data, seed: {
+        "dataset": entry.dataset, "label": entry.label, "role": entry.role, "seed": seed, "params": params,
+        "accuracy": 0.5})
+    result = frontier.run_frontier(quick=True, progress=False)
+    pair = [v for v in result["validation"] if v["label"] == frontier.SIDE_BY_SIDE["mnist"]]
+    codes = max((v for v in result["validation"] if v["model"] == "codes" and v["role"] == "headline"),
+                key=lambda v: v["accuracy"])["params"]
+    assert {json.dumps(v["params"]["members"]) for v in pair} == {json.dumps(
+        [["receptive-fields", frontier.QUICK_DESKEWED_RF_GRID[0]], ["codes", codes]])}
+    assert result["presets"]["mnist"]["params"] == frontier.QUICK_DESKEWED_RF_GRID[-1]  # the fields alone won
+    best = max(pair, key=lambda v: v["accuracy"])
+    assert frontier.side_by_side_choice(result, "mnist") == ("deskew+dog+standardize", best["params"])
+    assert frontier._side_by_side("cifar10", codes, quick=False)["members"] == [
+        ["codes", codes], ["receptive-fields", frontier.FIELDS_BESIDE["cifar10"]]]
