@@ -27,6 +27,7 @@ import numpy as np
 
 REPEATS = 3  # timings are medians of this many repetitions where a system is cheap enough to repeat
 SIDE_BY_SIDE = 5  # the search engines' comparison: this many alternating repetitions
+CLASS_DISTANCE_TEST = 2000  # the class distances' comparison: the first test images
 
 
 def _peak_rss_mb() -> float:
@@ -272,6 +273,30 @@ def _search_side_by_side(task: dict) -> dict:
             "cpu_int8": quantized.int8_available()}
 
 
+def _class_distances_side_by_side(task: dict) -> dict:
+    """A preset's prediction with its class distances searched by the float32 path (the default) and by the int8
+    path (``search_backend="int8"``): one fitted model, the two searches alternating ``repeats`` times each,
+    medians, the share of identical predictions and both accuracies."""
+    from memorynet.engine import quantized
+
+    X, y, X_test, y_test, model = _raw_task(task)
+    model.fit(X, y)
+    features, estimator = model[:-1].transform(X_test), model[-1]
+    backends = ["numpy", "int8"] if quantized.int8_available() else ["numpy"]
+    times, predictions = {name: [] for name in backends}, {}
+    for _ in range(task["repeats"]):
+        for name in backends:
+            estimator.set_params(search_backend=name).predict(features[:8])  # int8 codes made again: not timed
+            start = time.perf_counter()
+            predictions[name] = estimator.predict(features)
+            times[name].append(time.perf_counter() - start)
+    return {"preset": task["preset"], "dataset": task["dataset"], "n_test": len(X_test), "repeats": task["repeats"],
+            "seconds": {name: float(np.median(t)) for name, t in times.items()},
+            "accuracy": {name: float(np.mean(p == y_test)) for name, p in predictions.items()},
+            "identical": float(np.mean(predictions["int8"] == predictions["numpy"])) if "int8" in predictions else None,
+            "neurons_per_position": int(np.mean([len(bank) for bank in estimator.banks_]))}
+
+
 def _float64_agreement(task: dict) -> dict:
     """Predictions of the float32 hot path against a float64 recomputation over the same bank."""
     from memorynet import MemoryNetworkClassifier
@@ -369,6 +394,10 @@ def run(data_dir: str, smoke: bool) -> dict:
     small = _smoke_overrides if smoke else lambda name: {}
     results["presets"] = [isolated(_preset_products, dict(mnist, preset="mnist-rf", **small("mnist-rf"))),
                           isolated(_preset_products, dict(cifar, preset="cifar10-rf", **small("cifar10-rf")))]
+    side = {"repeats": 1 if smoke else REPEATS, "n_test": 500 if smoke else CLASS_DISTANCE_TEST}
+    results["class_distances"] = [
+        isolated(_class_distances_side_by_side, dict(task, preset=name, **side, **small(name)))
+        for task, name in ((mnist, "mnist-rf"), (cifar, "cifar10-rf"), (mnist, "mnist-best"))]
     results["best"] = best_rows(data_dir, smoke)
     from memorynet import __version__
     from memorynet.experiments.evaluation import machine_info
@@ -491,6 +520,16 @@ def markdown(results: dict) -> str:
         lines += [f"| {r['preset']} | {r['dataset']} | {r['positions']} | {r['n_train']} / {r['n_test']} | "
                   f"{r['fit_seconds']:.2f} | {r['fit_products_seconds']:.2f} | {r['predict_seconds']:.2f} | "
                   f"{r['predict_products_seconds']:.2f} |" for r in results["presets"]]
+    if results.get("class_distances"):
+        lines += ["", "| preset | data | neurons per position | test images | float32 class distances s | int8 s | "
+                  "ratio | identical predictions | accuracy float32 / int8 |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in results["class_distances"]:
+            t, a = r["seconds"], r["accuracy"]
+            lines.append(f"| {r['preset']} | {r['dataset']} | {r['neurons_per_position']} | {r['n_test']} | "
+                         f"{t['numpy']:.2f} | " + (f"{t['int8']:.2f} | {t['numpy'] / t['int8']:.2f} | "
+                                                    f"{r['identical']:.2%} | {a['numpy']:.2%} / {a['int8']:.2%} |"
+                                                    if "int8" in t else f"— | — | — | {a['numpy']:.2%} / — |"))
     if results.get("best"):
         from memorynet.models.presets import configuration_name
 

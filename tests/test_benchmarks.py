@@ -40,6 +40,12 @@ def test_benchmark_smoke(data_dir, tmp_path):
         assert search["differing_from_faiss"] == dict.fromkeys(engines, 0)
     assert {r["preset"] for r in results["presets"]} == {"mnist-rf", "cifar10-rf"}
     assert all(r["predict_ratio"] > 0 and r["fit_ratio"] > 0 for r in results["presets"])
+    # the class distances through int8 (exact) against float32: the same predictions but for float32's near-ties
+    assert [r["preset"] for r in results["class_distances"]] == ["mnist-rf", "cifar10-rf", "mnist-best"]
+    for row in results["class_distances"]:
+        assert set(row["seconds"]) == engines - {"faiss"} and row["neurons_per_position"] > 0
+        assert row["identical"] is None if "int8" not in engines else row["identical"] >= 0.99
+    assert "float32 class distances s" in report
     assert [r["preset"] for r in results["best"]] == ["mnist-best", "cifar10-best"]
     assert all(r["accuracy"] > 0.2 and r["images_per_second"] > 0 and r["peak_working_mb"] > 0
                and r["served_images_per_second"] > 0

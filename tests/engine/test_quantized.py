@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from memorynet import MemoryNetworkClassifier, NeuronBank, scale_pixels
+from memorynet import LocalReceptiveFieldClassifier, MemoryNetworkClassifier, NeuronBank, scale_pixels
 from memorynet.engine import kernels, quantized
 from memorynet.engine.searchers import Int8Searcher, NumpySearcher, make_searcher
 
@@ -26,8 +27,7 @@ def _int8_here():
 
 
 def _search(X, M):
-    norms = kernels.row_sq_norms(M)
-    return quantized.nearest_one_l2_int8(X, M, norms, quantized.Int8Bank.build(M, norms))
+    return quantized.nearest_one_l2_int8(X, M, quantized.Int8Bank.build(M))
 
 
 def _cases():
@@ -65,6 +65,34 @@ def test_the_nearest_neuron_is_the_float32_paths(name, M, X):
     np.testing.assert_allclose(found[0], expected[0], rtol=1e-4, atol=1e-4 * float(np.abs(M).max()) ** 2)
 
 
+@pytest.mark.parametrize("name, M, X", list(_cases()), ids=[c[0] for c in _cases()])
+def test_class_distances_are_exact(name, M, X):
+    """The nearest neuron of every class: the exact distance, so the float32 path's up to its rounding; a class
+    without neurons (here class 5 of 7) is ``inf``."""
+    classes = np.random.default_rng(3).choice([0, 1, 2, 3, 4, 6], len(M))
+    found = quantized.nearest_per_class_l2_int8(X, M, quantized.Int8Bank.build(M, classes), 7)
+    expected = kernels.nearest_per_class(X, M, classes, 7)
+    exact = ((X.astype(np.float64)[:, None, :] - M.astype(np.float64)[None]) ** 2).sum(-1)
+    for c in range(7):
+        if c == 5:
+            assert np.isinf(found[:, c]).all()
+            continue
+        np.testing.assert_array_equal(found[:, c], exact[:, classes == c].min(axis=1).astype(np.float32))
+    np.testing.assert_allclose(found, expected, rtol=1e-4, atol=1e-4 * float(np.abs(M).max()) ** 2)
+
+
+def test_class_runs_longer_than_a_tile():
+    """Classes of several tiles and of fewer neurons than a block, in one bank, queries in several tiles and in
+    two chunks (each quantised at its own scale)."""
+    rng = np.random.default_rng(4)
+    classes = rng.permutation(np.r_[np.zeros(9000, np.intp), np.ones(5, np.intp), np.full(4200, 2)])
+    M = rng.standard_normal((len(classes), 24)).astype(np.float32)
+    X = M[rng.choice(len(M), 2100)] + rng.standard_normal((2100, 24)).astype(np.float32) * 0.1
+    X[2048:] *= 3  # the second chunk's scale differs
+    found = quantized.nearest_per_class_l2_int8(X, M, quantized.Int8Bank.build(M, classes), 3)
+    np.testing.assert_allclose(found, kernels.nearest_per_class(X, M, classes, 3), rtol=1e-4, atol=1e-4)  # float32's
+
+
 def test_no_queries_no_answers():
     distances, rows = _search(np.empty((0, 8), np.float32), np.eye(8, dtype=np.float32))
     assert distances.shape == rows.shape == (0, 1)
@@ -87,12 +115,16 @@ def test_integer_overflow_is_left_to_the_float32_path():
     np.testing.assert_array_equal(searcher.nearest(X)[1], NumpySearcher().attach(bank).nearest(X)[1])
 
 
-def test_the_codes_follow_the_bank():
-    rng = np.random.default_rng(2)
+def _small_bank(seed):
+    """A bank of 40 neurons of 4 classes with an int8 and a NumPy searcher, and 25 queries."""
+    rng = np.random.default_rng(seed)
     bank = NeuronBank(16, 100)
     bank.append(rng.random((40, 16), dtype=np.float32), np.arange(40) % 4)
-    searcher, reference = Int8Searcher().attach(bank), NumpySearcher().attach(bank)
-    X = rng.random((25, 16), dtype=np.float32)
+    return bank, Int8Searcher().attach(bank), NumpySearcher().attach(bank), rng.random((25, 16), dtype=np.float32)
+
+
+def test_the_codes_follow_the_bank():
+    bank, searcher, reference, X = _small_bank(2)
     np.testing.assert_array_equal(searcher.nearest(X)[1], reference.nearest(X)[1])
     bank.update_rows(np.arange(10), X[:10] + 1e-4, np.full(10, 3))  # the nearest neurons move onto the queries
     bank.append(X[10:] * 0.999, np.zeros(15, dtype=np.intp))
@@ -103,6 +135,7 @@ def test_the_codes_follow_the_bank():
 def test_auto_takes_int8_for_large_banks_only(monkeypatch):
     assert isinstance(make_searcher("auto"), Int8Searcher)
     assert make_searcher("auto").min_neurons == quantized.MIN_NEURONS
+    assert not make_searcher("auto").per_class and make_searcher("int8").per_class  # class distances: asked for
     monkeypatch.setenv("MEMORYNET_NO_INT8", "1")
     quantized.int8_instructions.cache_clear()
     quantized.int8_available.cache_clear()
@@ -139,3 +172,29 @@ def test_paper_model_predictions_are_identical_to_float32(request, dataset):
     int8 = MemoryNetworkClassifier(10000, random_state=0, search_backend="int8").fit(X, ds.y_train)
     np.testing.assert_array_equal(int8.memories_, plain.memories_)  # training's searches are NumPy's
     np.testing.assert_array_equal(int8.predict(X_test), plain.predict(X_test))
+
+
+def test_class_distances_follow_the_bank():
+    bank, searcher, reference, X = _small_bank(5)
+    np.testing.assert_allclose(searcher.nearest_per_class(X, 5), reference.nearest_per_class(X, 5), atol=1e-5)
+    bank.update_rows(np.arange(10), X[:10], np.full(10, 3))  # ten neurons move onto queries
+    bank.append(X[10:15], np.full(5, 4))  # class 4 appears, on five queries
+    found = searcher.nearest_per_class(X, 5)
+    np.testing.assert_allclose(found, reference.nearest_per_class(X, 5), atol=1e-5)
+    np.testing.assert_array_equal(found[np.arange(10), np.arange(10) % 4], 0)
+    np.testing.assert_array_equal(found[10:15, 4], 0)
+
+
+def test_receptive_field_predictions_are_the_float32_paths(mnist):
+    """Banks of 27000 neurons (every jittered patch of 3000 digits) searched by the int8 class distances: they
+    equal the float32 path's to its rounding, and so do the predictions."""
+    X, X_test = scale_pixels(mnist.X_train[:3000]), scale_pixels(mnist.X_test[:2000])
+    plain = LocalReceptiveFieldClassifier(patch_size=10, stride=6, patch_jitter=1, max_neurons=30000,
+                                          search_backend="numpy").fit(X, mnist.y_train[:3000])
+    int8 = copy.deepcopy(plain).set_params(search_backend="int8")  # "auto" leaves class distances to NumPy
+    assert min(len(bank) for bank in int8.banks_) >= quantized.MIN_NEURONS
+    np.testing.assert_allclose(int8.class_distances(X_test), plain.class_distances(X_test), rtol=1e-5, atol=1e-3)
+    assert all(isinstance(s, Int8Searcher) for s in int8._searchers())
+    assert isinstance(plain.set_params(search_backend="int8")._searchers()[0], Int8Searcher)  # fitted: new engine
+    np.testing.assert_array_equal(int8.predict(X_test), plain.predict(X_test))
+    assert isinstance(plain.set_params(search_backend="int8")._searchers()[0], Int8Searcher)  # a fitted model too

@@ -8,8 +8,9 @@ so engines with state of their own stay up to date incrementally instead of bein
 - ``"faiss"`` (:class:`FaissSearcher`): one exact FAISS index per class that lives across batches (rows appended
   with ``add``, changed rows overwritten in place), plus a whole-bank index built once for prediction;
   ``pip install 'memorynet[faiss]'``.
-- ``"int8"`` (:class:`Int8Searcher`): the NumPy searcher whose squared-L2 nearest-neuron search (prediction)
-  goes through int8 matrix products with a certified shortlist re-ranked in float32
+- ``"int8"`` (:class:`Int8Searcher`): the NumPy searcher whose squared-L2 nearest-neuron and per-class searches
+  (prediction) go through int8 matrix products with a certified shortlist re-ranked exactly (``"auto"``: the
+  nearest-neuron search only)
   (:mod:`memorynet.engine.quantized`); needs PyTorch and a CPU with int8 dot-product instructions.
 - ``"auto"``: ``"int8"`` for banks of :data:`memorynet.engine.quantized.MIN_NEURONS` or more where the machine has it
   (it pays there), else ``"numpy"``.
@@ -198,40 +199,53 @@ class NumpySearcher(Searcher):
 
 
 class Int8Searcher(NumpySearcher):
-    """The NumPy searcher, with squared-L2 nearest-neuron search (k = 1, all features) through int8 products and
-    a certified shortlist (:func:`memorynet.engine.quantized.nearest_one_l2_int8`) for banks of ``min_neurons`` or more.
+    """The NumPy searcher, with squared-L2 search through int8 products and a certified shortlist
+    (:mod:`memorynet.engine.quantized`) for banks of ``min_neurons`` or more: the nearest neuron (k = 1, all
+    features) and, with ``per_class``, the nearest neuron of every class (the labelled models' class distances).
 
     The bank's int8 codes are made at the first such search and dropped whenever the bank changes. Neighbours
-    equal the NumPy searcher's except where two neurons' float32 scores tie within rounding. With ``fallback``
-    (``search_backend="auto"``) PyTorch is imported only when a bank first reaches ``min_neurons``, and the NumPy
-    path answers where it is missing; without, a machine that lacks it is an ImportError here.
+    equal the NumPy searcher's except where two neurons' float32 scores tie within rounding; class distances are
+    exact where the NumPy searcher's carry float32 rounding. With ``fallback`` (``search_backend="auto"``, which
+    also leaves class distances to NumPy: their shortlist is long on dense or near-duplicate patches)
+    PyTorch is imported only when a bank first reaches ``min_neurons``, and the NumPy path answers where it is
+    missing; without, a machine that lacks it is an ImportError here.
     """
 
-    def __init__(self, metric: str = "l2", p: float = 2.0, min_neurons: int = 0, fallback: bool = False):
+    def __init__(self, metric: str = "l2", p: float = 2.0, min_neurons: int = 0, fallback: bool = False,
+                 per_class: bool = True):
         if not fallback and not quantized.int8_available():
             raise ImportError("search_backend='int8' needs PyTorch (pip install torch; the CPU build is enough) and "
                               "a CPU with AVX512-VNNI, AVX-VNNI or AMX; use search_backend='auto' to fall back to "
                               "'numpy' where they are missing")
         super().__init__(metric, p)
         self.min_neurons = min_neurons
+        self.per_class = per_class
         self._codes: quantized.Int8Bank | None = None
-        self._norms: np.ndarray | None = None
 
     def rows_changed(self, rows):
         super().rows_changed(rows)
-        self._codes = self._norms = None
+        self._codes = None
+
+    def _int8_codes(self) -> quantized.Int8Bank | None:
+        """The bank's codes where this search takes the int8 path (squared L2, a bank of ``min_neurons`` or more,
+        PyTorch and the instructions here), made at the first call after a change; else ``None``."""
+        if self.metric != "l2" or len(self.bank) < max(self.min_neurons, 1) or not quantized.int8_available():
+            return None
+        if self._codes is None:
+            M = self.bank.memories
+            self._codes = quantized.Int8Bank.build(M, self.bank.classes)
+        return self._codes
 
     def nearest(self, X, k=1, features=None):
-        if (self.metric == "l2" and k == 1 and features is None and len(self.bank) >= max(self.min_neurons, 1)
-                and quantized.int8_available()):
-            M = self.bank.memories
-            if self._codes is None:
-                self._norms = kernels.row_sq_norms(M)
-                self._codes = quantized.Int8Bank.build(M, self._norms)
-            found = quantized.nearest_one_l2_int8(X, M, self._norms, self._codes)
-            if found is not None:
-                return found
-        return super().nearest(X, k, features)
+        codes = self._int8_codes() if k == 1 and features is None else None
+        found = None if codes is None else quantized.nearest_one_l2_int8(X, self.bank.memories, codes)
+        return super().nearest(X, k, features) if found is None else found
+
+    def nearest_per_class(self, X, n_classes):
+        codes = self._int8_codes() if self.per_class else None
+        found = None if codes is None else quantized.nearest_per_class_l2_int8(X, self.bank.memories, codes,
+                                                                                n_classes)
+        return super().nearest_per_class(X, n_classes) if found is None else found
 
 
 class FaissSearcher(Searcher):
@@ -479,7 +493,7 @@ def make_searcher(backend: str, metric: str = "l2", p: float = 2.0) -> Searcher:
     """A new, unattached searcher of the named backend."""
     if backend == "auto":
         if quantized.int8_instructions():  # PyTorch is imported when a bank first reaches MIN_NEURONS
-            return Int8Searcher(metric, p, min_neurons=quantized.MIN_NEURONS, fallback=True)
+            return Int8Searcher(metric, p, min_neurons=quantized.MIN_NEURONS, fallback=True, per_class=False)
         return NumpySearcher(metric, p)
     engines = {"numpy": NumpySearcher, "int8": Int8Searcher, "faiss": FaissSearcher, "torch": TorchSearcher}
     if backend not in engines:

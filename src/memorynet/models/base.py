@@ -210,12 +210,14 @@ class MemoryEstimator(persistence.SavesToModelFile, ClassifierMixin, BaseEstimat
 
     def _searchers(self) -> list[Searcher]:
         """One searcher per bank, made on first use and kept up to date by the banks; a bank put in ``banks_``
-        in place of another gets a searcher of its own."""
+        in place of another gets a searcher of its own, and a ``search_backend`` changed by ``set_params`` new ones."""
         cache = getattr(self, "_searcher_cache", None) or []
+        if getattr(self, "_searcher_backend", self.search_backend) != self.search_backend:
+            cache = []
         if len(cache) != len(self.banks_) or any(s.bank is not b for s, b in zip(cache, self.banks_)):
             kept = {id(s.bank): s for s in cache}
             cache = [kept[id(b)] if id(b) in kept else self._new_searcher(b) for b in self.banks_]
-            self._searcher_cache = cache
+            self._searcher_cache, self._searcher_backend = cache, self.search_backend
         return cache
 
     def __getstate__(self):
