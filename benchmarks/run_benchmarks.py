@@ -1,6 +1,6 @@
 """Speed and memory of memorynet against the peers, measured side by side in one run.
 
-    python benchmarks/run_benchmarks.py --data-dir ../shared/data            # full suite, ~15 min on 2 cores
+    python benchmarks/run_benchmarks.py --data-dir ../shared/data            # full suite, ~35 min on 2 cores
     python benchmarks/run_benchmarks.py --data-dir ../shared/data --smoke    # seconds: checks it all runs
     python benchmarks/run_benchmarks.py --data-dir ../shared/data --only best --out docs/data   # a rebound preset
 
@@ -9,7 +9,8 @@ row of the section records the configuration it measured, so a row of another ru
 
 Every system runs in its own fresh process (so its peak resident memory is its own), on the same data, in the
 same run, next to a float32 matrix product of the shape of the dominant distance computation (the BLAS limit).
-Writes ``<out>/benchmarks.json`` and ``<out>/benchmarks.md``.
+The search engines (FAISS, float32, int8) and the class distances (float32, int8) are compared over one fitted
+model each, alternating. Writes ``<out>/benchmarks.json`` and ``<out>/benchmarks.md``.
 """
 
 from __future__ import annotations

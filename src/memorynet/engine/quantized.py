@@ -156,7 +156,7 @@ class _Queries:
     def floor(self, q, best_gains, reach) -> np.ndarray:
         """The smallest gain a neuron can have and still be nearer than the neuron of gain ``best_gains`` (for
         queries ``q``; ``reach``: their largest ``|ex| + |em|``): below it, its lower bound passes the best's upper."""
-        upper = self.distance_bounds(q, best_gains, reach - self.residuals[q])[1]
+        upper = np.sqrt(self.unit * (self.norms[q] - best_gains + 1)) + reach  # the best neuron's, at most
         return np.floor(self.norms[q] - 1 - (upper + reach) ** 2 / self.unit)
 
 
