@@ -242,6 +242,20 @@ def _best_preset(task: dict) -> dict:
             "accuracy": float(np.mean(predicted == y_test)), "peak_working_mb": peak / 2 ** 20}
 
 
+def _alternating(runs: dict, repeats: int, prepare=None) -> tuple[dict, dict]:
+    """Each of ``runs`` (name -> call returning predictions) in turn, ``repeats`` rounds, ``prepare(name)`` untimed
+    before each call: the median seconds per name and each name's last predictions."""
+    times, predictions = {name: [] for name in runs}, {}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            if prepare is not None:
+                prepare(name)
+            start = time.perf_counter()
+            predictions[name] = run()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}, predictions
+
+
 def _search_side_by_side(task: dict) -> dict:
     """Prediction over one trained bank by FAISS IndexFlatL2, the float32 NumPy path and the int8 path, in one
     process, alternating, ``SIDE_BY_SIDE`` times each: medians, and whether their predictions agree."""
@@ -260,14 +274,8 @@ def _search_side_by_side(task: dict) -> dict:
             **{backend: model.predict for backend, model in models.items()}}
     for backend, model in models.items():
         model.predict(X_test[:1024])  # the int8 codes are made at the first search: not timed
-    times = {name: [] for name in runs}
-    predictions = {}
-    for _ in range(task["repeats"]):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            predictions[name] = run(X_test)
-            times[name].append(time.perf_counter() - start)
-    seconds = {name: float(np.median(t)) for name, t in times.items()}
+    seconds, predictions = _alternating({name: lambda run=run: run(X_test) for name, run in runs.items()},
+                                        task["repeats"])
     return {"dataset": task["dataset"], "max_neurons": task["max_neurons"], "n_test": len(X_test),
             "repeats": task["repeats"], "seconds": seconds,
             "differing_from_faiss": {name: int((p != predictions["faiss"]).sum()) for name, p in predictions.items()},
@@ -284,15 +292,12 @@ def _class_distances_side_by_side(task: dict) -> dict:
     model.fit(X, y)
     features, estimator = model[:-1].transform(X_test), model[-1]
     backends = ["numpy", "int8"] if quantized.int8_available() else ["numpy"]
-    times, predictions = {name: [] for name in backends}, {}
-    for _ in range(task["repeats"]):
-        for name in backends:
-            estimator.set_params(search_backend=name).predict(features[:8])  # int8 codes made again: not timed
-            start = time.perf_counter()
-            predictions[name] = estimator.predict(features)
-            times[name].append(time.perf_counter() - start)
+    seconds, predictions = _alternating(
+        {name: lambda: estimator.predict(features) for name in backends}, task["repeats"],
+        # the engine switched, its int8 codes made again on a few images: not timed
+        prepare=lambda name: estimator.set_params(search_backend=name).predict(features[:8]))
     return {"preset": task["preset"], "dataset": task["dataset"], "n_test": len(X_test), "repeats": task["repeats"],
-            "seconds": {name: float(np.median(t)) for name, t in times.items()},
+            "seconds": seconds,
             "accuracy": {name: float(np.mean(p == y_test)) for name, p in predictions.items()},
             "identical": float(np.mean(predictions["int8"] == predictions["numpy"])) if "int8" in predictions else None,
             "neurons_per_position": int(np.mean([len(bank) for bank in estimator.banks_]))}
